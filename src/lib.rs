@@ -1,0 +1,10 @@
+//! mailconf: from a server's Postfix and Dovecot configuration to the
+//! Mozilla autoconfig files its mail clients need. See ARCHITECTURE.md for
+//! the map of this crate.
+
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod host;
+pub mod postfix;
+pub mod source;

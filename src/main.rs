@@ -1,0 +1,27 @@
+use clap::Parser;
+
+use mailconf::cli::{Cli, Command};
+use mailconf::commands;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                commands::EXIT_ERROR
+            } else {
+                commands::EXIT_OK
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match &cli.command {
+        Command::Postconf(a) => commands::postconf::run(a),
+        _ => {
+            eprintln!("mailconf: this subcommand is not available yet");
+            commands::EXIT_ERROR
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,5 @@
+//! mailconf's integration tests: one binary (ripgrep's and cargo's habit),
+//! one module per area.
+
+mod oracle_postconf;
+mod util;
