@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod dovecot;
 pub mod host;
 pub mod postfix;
 pub mod source;

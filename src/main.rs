@@ -18,6 +18,7 @@ fn main() {
     };
     let code = match &cli.command {
         Command::Postconf(a) => commands::postconf::run(a),
+        Command::Doveconf(a) => commands::doveconf::run(a),
         _ => {
             eprintln!("mailconf: this subcommand is not available yet");
             commands::EXIT_ERROR

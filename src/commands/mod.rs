@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns the process exit code; only
 //! `main.rs` exits.
 
+pub mod doveconf;
 pub mod postconf;
 
 use std::io::IsTerminal;

@@ -1,5 +1,6 @@
 //! mailconf's integration tests: one binary (ripgrep's and cargo's habit),
 //! one module per area.
 
+mod oracle_doveconf;
 mod oracle_postconf;
 mod util;

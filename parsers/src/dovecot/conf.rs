@@ -140,6 +140,11 @@ pub fn parse_conf(src: &str, dialect: Dialect) -> (Vec<Item>, Vec<SyntaxDiag>) {
             s += 1;
         }
         if s == b.len() || b[s] == b'#' {
+            // doveconf silently discards a continued line that is followed
+            // by a blank or comment line.
+            if let Some(l) = pending.take() {
+                diags.push(dropped_continuation(l.span));
+            }
             continue;
         }
         // Strip a comment, paying attention to quotes.
@@ -227,19 +232,20 @@ pub fn parse_conf(src: &str, dialect: Dialect) -> (Vec<Item>, Vec<SyntaxDiag>) {
         }
     }
     if let Some(l) = pending {
-        // A final line ending in `\`: Dovecot parses what it has.
-        match classify(&l, dialect, &mut diags) {
-            Ok(Classified::Item(item)) => items.push(item),
-            Ok(Classified::Heredoc { key_span, .. }) => {
-                diags.push(unterminated_heredoc(key_span));
-            }
-            Err(d) => diags.push(d),
-        }
+        diags.push(dropped_continuation(l.span));
     }
     if let Some((_, _, key_span, ..)) = heredoc {
         diags.push(unterminated_heredoc(key_span));
     }
     (items, diags)
+}
+
+fn dropped_continuation(at: Span) -> SyntaxDiag {
+    SyntaxDiag::warning(
+        "continuation_dropped",
+        at,
+        "this line ends in `\\` but the next line is blank, a comment or missing: Dovecot silently ignores the whole line",
+    )
 }
 
 fn unterminated_heredoc(at: Span) -> SyntaxDiag {
@@ -492,7 +498,7 @@ mod tests {
 
     #[test]
     fn comments_quotes_and_continuation() {
-        let src = "ssl_cipher_list = ALL#x\nlogin_greeting = \"hello # not\"\nprotocols = imap \\\n     pop3   \\\n  lmtp\na = hello\\\nworld\n";
+        let src = "ssl_cipher_list = ALL#x\nlogin_greeting = \"hello # not\"\nprotocols = imap \\\n     pop3   \\\n  lmtp\na = hello\\\nworld\nb = x \\\n\nc = y \\\n# c\n";
         let (it, diags) = parse_conf(src, V23);
         assert_eq!(diags[0].id, "ambiguous_comment");
         assert_eq!(
@@ -502,6 +508,18 @@ mod tests {
         assert_eq!(assign(&it[1]).1, &Value::Quoted("hello # not".into()));
         assert_eq!(assign(&it[2]).1, &Value::Plain("imap pop3 lmtp".into()));
         assert_eq!(assign(&it[3]).1, &Value::Plain("hello world".into()));
+        assert_eq!(
+            it.len(),
+            4,
+            "continuations followed by blank or comment lines vanish"
+        );
+        assert_eq!(
+            diags
+                .iter()
+                .filter(|d| d.id == "continuation_dropped")
+                .count(),
+            2
+        );
     }
 
     #[test]
