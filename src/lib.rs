@@ -2,10 +2,14 @@
 //! Mozilla autoconfig files its mail clients need. See ARCHITECTURE.md for
 //! the map of this crate.
 
+pub mod autoconfig;
 pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod dovecot;
 pub mod host;
+pub mod model;
+pub mod options;
+pub mod output;
 pub mod postfix;
 pub mod source;

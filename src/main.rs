@@ -19,10 +19,10 @@ fn main() {
     let code = match &cli.command {
         Command::Postconf(a) => commands::postconf::run(a),
         Command::Doveconf(a) => commands::doveconf::run(a),
-        _ => {
-            eprintln!("mailconf: this subcommand is not available yet");
-            commands::EXIT_ERROR
-        }
+        Command::Generate(a) => commands::generate::run(a, false),
+        Command::Check(a) => commands::generate::run(a, true),
+        Command::Inspect(a) => commands::inspect::run(a),
+        Command::Validate(a) => commands::validate::run(a),
     };
     std::process::exit(code);
 }

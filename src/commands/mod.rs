@@ -2,7 +2,11 @@
 //! `main.rs` exits.
 
 pub mod doveconf;
+pub mod generate;
+pub mod inspect;
+pub mod load;
 pub mod postconf;
+pub mod validate;
 
 use std::io::IsTerminal;
 

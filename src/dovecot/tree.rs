@@ -215,8 +215,15 @@ impl DovecotConf {
             boollist_open: None,
             named_open: None,
             seen_first_setting: false,
+            loaded: vec![path.clone()],
+            missing_protocols_d: None,
         };
         b.file(root_file, &path);
+        if !root.is_host_root()
+            && let Some(loc) = b.missing_protocols_d
+        {
+            b.assume_protocols(loc);
+        }
         if let Some(&(_, loc)) = b.stack.last() {
             let file = b.sources.get(loc.file).path.display().to_string();
             let line = b.sources.get(loc.file).line_col(loc.span.start).0;
@@ -321,6 +328,10 @@ struct Builder<'a> {
     /// 2.4 named filter being read: (prefix, stack depth).
     named_open: Option<(String, usize)>,
     seen_first_setting: bool,
+    /// Every file read, in order.
+    loaded: Vec<PathBuf>,
+    /// Where `!include_try /usr/share/dovecot/protocols.d/*` found nothing.
+    missing_protocols_d: Option<Loc>,
 }
 
 impl Builder<'_> {
@@ -421,6 +432,49 @@ impl Builder<'_> {
         }
     }
 
+    /// Debian's Dovecot has an empty built-in `protocols` and fills it from
+    /// /usr/share/dovecot/protocols.d, which a copy of another server's
+    /// /etc does not include (rule M1.4). The protocol packages also
+    /// install conf.d/20-<protocol>.conf, so those say which were there.
+    fn assume_protocols(&mut self, loc: Loc) {
+        if self.tree.get("protocols").is_some() {
+            return;
+        }
+        let mut found: Vec<&str> = Vec::new();
+        for (file, proto) in [
+            ("20-imap.conf", "imap"),
+            ("20-pop3.conf", "pop3"),
+            ("20-lmtp.conf", "lmtp"),
+            ("20-submission.conf", "submission"),
+            ("20-managesieve.conf", "sieve"),
+        ] {
+            if self
+                .loaded
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == file))
+            {
+                found.push(proto);
+            }
+        }
+        let list = found.join(" ");
+        self.diags.push(
+            Diagnostic::warning(
+                "protocols_assumed",
+                format!(
+                    "/usr/share/dovecot/protocols.d is missing under --root, so Debian's list of enabled protocols is unknown; mailconf assumes `protocols = {list}` from the conf.d/20-*.conf files the protocol packages install"
+                ),
+            )
+            .at(loc.file, loc.span, "nothing found here")
+            .help("copy /usr/share/dovecot/protocols.d from the server too, or set protocols in dovecot.conf"),
+        );
+        self.tree.set(Setting {
+            key: "protocols".to_string(),
+            value: list,
+            file_ref: None,
+            loc: Some(loc),
+        });
+    }
+
     fn version_not_first(&mut self, file: FileId, span: Span) {
         self.diags.push(
             Diagnostic::error(
@@ -464,6 +518,14 @@ impl Builder<'_> {
             }
         }
         if matches.is_empty() {
+            if optional && pattern.starts_with("/usr/share/dovecot/protocols.d") {
+                self.missing_protocols_d = Some(Loc {
+                    file,
+                    span,
+                    key: span,
+                    value: span,
+                });
+            }
             if !optional {
                 self.diags.push(
                     Diagnostic::error(
@@ -495,6 +557,7 @@ impl Builder<'_> {
                         self.diags.push(not_utf8(&m));
                     }
                     let id = self.sources.add(m.clone(), text);
+                    self.loaded.push(m.clone());
                     self.include_stack.push(m.clone());
                     self.file(id, &m);
                     self.include_stack.pop();

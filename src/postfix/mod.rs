@@ -9,5 +9,6 @@ pub mod expand;
 pub mod inet;
 pub mod known;
 pub mod postconf;
+pub mod tables;
 
 pub use conf::PostfixConf;

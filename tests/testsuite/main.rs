@@ -1,6 +1,7 @@
 //! mailconf's integration tests: one binary (ripgrep's and cargo's habit),
 //! one module per area.
 
+mod deployments;
 mod oracle_doveconf;
 mod oracle_postconf;
 mod util;

@@ -1,0 +1,520 @@
+//! Hosted domains (rule M2): `mydestination` and `virtual_mailbox_domains`
+//! after expansion, with their `/file` entries and tables listed, less
+//! what Postfix itself would not treat as a mailbox domain.
+//!
+//! Postfix tests the address classes in the order local
+//! (`mydestination`), virtual alias, virtual mailbox, relay
+//! (`trivial-rewrite`'s `resolve.c`). So a domain in `mydestination` is
+//! local whatever else lists it, a domain in both `virtual_alias_domains`
+//! and `virtual_mailbox_domains` is an alias domain, and `relay_domains`
+//! can never take a domain away from the two hosted classes (at
+//! compatibility level < 2 it even defaults to `$mydestination`). This
+//! reads M2.2's "never hosted: relay_domains" as "listed only in
+//! relay_domains", which is what Postfix does.
+
+use mailconf_parsers::postfix::list::{Item, parse_list};
+
+use super::{Excluded, Source};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::Inputs;
+use crate::options::Options;
+use crate::postfix::PostfixConf;
+use crate::postfix::expand::Expander;
+use crate::postfix::tables::{Listing, list_table};
+use crate::source::{Root, SourceMap, read_text};
+
+/// Lower-cases `name`, converts it to A-labels and checks that it is a DNS
+/// name a mail domain can have (rule M2.2, M2.5).
+pub fn normalize_domain(name: &str) -> Result<String, String> {
+    // A trailing dot (the DNS root) is dropped, one only.
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Err("empty name".into());
+    }
+    if name.len() > 253 && name.is_ascii() {
+        return Err("longer than 253 characters".into());
+    }
+    if let Some(c) = name.chars().find(|c| {
+        c.is_control()
+            || c.is_whitespace()
+            || matches!(
+                c,
+                '/' | '\\'
+                    | '@'
+                    | '<'
+                    | '>'
+                    | '&'
+                    | '"'
+                    | '\''
+                    | '%'
+                    | '*'
+                    | '['
+                    | ']'
+                    | ':'
+                    | ';'
+                    | ','
+                    | '{'
+                    | '}'
+            )
+    }) {
+        return Err(format!("contains {c:?}"));
+    }
+    let ascii = idna::domain_to_ascii_strict(name)
+        .map_err(|_| "not a valid internationalised domain name".to_string())?;
+    let ascii = ascii.trim_end_matches('.').to_ascii_lowercase();
+    if ascii.len() > 253 {
+        return Err("longer than 253 characters".into());
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err("empty label (`..` or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("label `{label}` is longer than 63 characters"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("label `{label}` starts or ends with `-`"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(format!(
+                "label `{label}` has characters other than letters, digits and `-`"
+            ));
+        }
+    }
+    Ok(ascii)
+}
+
+/// A host name (rule M7.4): the same rules, plus at least two labels.
+pub fn normalize_hostname(name: &str) -> Result<String, String> {
+    let h = normalize_domain(name)?;
+    if !h.contains('.') {
+        return Err("a host name for clients needs a domain part".into());
+    }
+    Ok(h)
+}
+
+enum ItemKind {
+    Names(Vec<(String, Source)>),
+    /// Matches every name (`static:`).
+    Everything,
+    /// Could not be listed.
+    Unknown,
+}
+
+struct ListItem {
+    negated: bool,
+    kind: ItemKind,
+}
+
+/// A Postfix string list (mydestination, virtual_*_domains) read into
+/// names: `/file` lists followed, tables listed.
+struct DomainList {
+    items: Vec<ListItem>,
+}
+
+impl DomainList {
+    /// First match wins; `None` when no entry says yes or no.
+    fn member(&self, name: &str) -> Option<bool> {
+        for i in &self.items {
+            let hit = match &i.kind {
+                ItemKind::Names(n) => n.iter().any(|(x, _)| x == name),
+                ItemKind::Everything => true,
+                ItemKind::Unknown => false,
+            };
+            if hit {
+                return Some(!i.negated);
+            }
+        }
+        None
+    }
+
+    fn positive_names(&self) -> impl Iterator<Item = &(String, Source)> {
+        self.items
+            .iter()
+            .filter(|i| !i.negated)
+            .filter_map(|i| match &i.kind {
+                ItemKind::Names(n) => Some(n.iter()),
+                _ => None,
+            })
+            .flatten()
+    }
+}
+
+struct Reader<'a> {
+    root: &'a Root,
+    sources: &'a mut SourceMap,
+    diags: &'a mut Diagnostics,
+    /// Warn about tables that cannot be listed.
+    warn: bool,
+}
+
+impl Reader<'_> {
+    fn list(
+        &mut self,
+        param: &str,
+        value: &str,
+        source: &Source,
+        negated: bool,
+        depth: usize,
+    ) -> Vec<ListItem> {
+        let (entries, problems) = parse_list(value);
+        for p in problems {
+            let mut d = Diagnostic::new(p.severity, p.id, format!("{param}: {}", p.message));
+            if let Source::File { file, span } = source {
+                d = d.at(*file, *span, "");
+            }
+            self.diags.push(d);
+        }
+        let mut out = Vec::new();
+        for e in entries {
+            let neg = negated ^ e.negated;
+            match e.item {
+                Item::Pattern(p) => out.push(ListItem {
+                    negated: neg,
+                    kind: ItemKind::Names(vec![(p, source.clone())]),
+                }),
+                Item::File(path) => out.extend(self.file(param, &path, source, neg, depth)),
+                Item::Table(spec) => {
+                    let kind = match list_table(&spec, self.root, self.sources, self.diags) {
+                        Listing::Keys(keys) => ItemKind::Names(
+                            keys.into_iter()
+                                .filter(|k| !k.key.contains('@'))
+                                .map(|k| {
+                                    let s =
+                                        k.at.map_or(source.clone(), |(f, sp)| Source::at(f, sp));
+                                    (k.key, s)
+                                })
+                                .collect(),
+                        ),
+                        Listing::Everything => {
+                            self.not_enumerable(param, &spec, "it matches every domain", source);
+                            ItemKind::Everything
+                        }
+                        Listing::Unknown(why) => {
+                            self.not_enumerable(param, &spec, &why, source);
+                            ItemKind::Unknown
+                        }
+                    };
+                    out.push(ListItem { negated: neg, kind });
+                }
+            }
+        }
+        out
+    }
+
+    fn not_enumerable(&mut self, param: &str, spec: &str, why: &str, source: &Source) {
+        if !self.warn {
+            return;
+        }
+        let mut d = Diagnostic::warning(
+            "domains_not_enumerable",
+            format!("{param}: the domains in `{spec}` cannot be listed: {why}"),
+        )
+        .help("name the domains with --domain (repeatable) or `domains = [...]` in mailconf.toml");
+        if let Source::File { file, span } = source {
+            d = d.at(*file, *span, "");
+        }
+        self.diags.push(d);
+    }
+
+    /// `/file/name` in a list: each line not starting with `#` is a list.
+    fn file(
+        &mut self,
+        param: &str,
+        path: &str,
+        source: &Source,
+        negated: bool,
+        depth: usize,
+    ) -> Vec<ListItem> {
+        let text = if depth > 20 {
+            Err("too many nested /file lists".to_string())
+        } else {
+            self.root
+                .resolve(path)
+                .map_err(|e| e.to_string())
+                .and_then(|p| read_text(&p).map(|t| (p, t.0)).map_err(|e| e.to_string()))
+        };
+        let (real, text) = match text {
+            Ok(t) => t,
+            Err(e) => {
+                // Postfix turns every lookup that reaches a missing file
+                // into an error, not a miss (E74).
+                let mut d = Diagnostic::warning(
+                    "list_file_unreadable",
+                    format!(
+                        "{param}: cannot read the list file {path}: {e}; Postfix fails every lookup that reaches it"
+                    ),
+                );
+                if let Source::File { file, span } = source {
+                    d = d.at(*file, *span, "");
+                }
+                self.diags.push(d);
+                return vec![ListItem {
+                    negated,
+                    kind: ItemKind::Unknown,
+                }];
+            }
+        };
+        let id = self.sources.add(real, text);
+        let text = self.sources.get(id).text.clone();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for line in text.split_inclusive('\n') {
+            let start = pos;
+            pos += line.len();
+            let body = line.trim_end_matches(['\n', '\r']);
+            if body.starts_with('#') || body.trim().is_empty() {
+                continue;
+            }
+            let src = Source::at(id, mailconf_parsers::Span::new(start, start + body.len()));
+            out.extend(self.list(param, body, &src, negated, depth + 1));
+        }
+        out
+    }
+}
+
+/// The hosted domains, and the names left out with the reason.
+pub fn hosted(
+    inputs: &Inputs,
+    options: &Options,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> (Vec<super::Domain>, Vec<Excluded>) {
+    let mut found: Vec<(String, Source)> = Vec::new();
+    let mut excluded: Vec<Excluded> = Vec::new();
+    if let Some(pf) = &inputs.postfix {
+        postfix_domains(pf, &inputs.root, sources, diags, &mut found, &mut excluded);
+    }
+    for d in &options.extra_domains {
+        match normalize_domain(d) {
+            Ok(n) => found.push((n, Source::Option(format!("--domain {d}")))),
+            Err(e) => diags.push(Diagnostic::error(
+                "invalid_domain_name",
+                format!("--domain {d}: {e}"),
+            )),
+        }
+    }
+    let excludes: Vec<String> = options
+        .excluded_domains
+        .iter()
+        .map(|d| normalize_domain(d).unwrap_or_else(|_| d.to_ascii_lowercase()))
+        .collect();
+    let mut out: Vec<super::Domain> = Vec::new();
+    for (name, source) in found {
+        if excludes.contains(&name) {
+            excluded.push(Excluded {
+                name,
+                reason: "excluded by --exclude-domain or exclude_domains".into(),
+                source: Source::Option("--exclude-domain".into()),
+            });
+            continue;
+        }
+        if out.iter().any(|d| d.name == name) {
+            continue;
+        }
+        let dopts = options.domains.get(&name);
+        let display_name = dopts
+            .and_then(|d| d.display_name.clone())
+            .or_else(|| options.display_name.clone())
+            .unwrap_or_else(|| name.clone());
+        let display_short_name = dopts
+            .and_then(|d| d.display_short_name.clone())
+            .or_else(|| options.display_short_name.clone())
+            .unwrap_or_else(|| short_name(&name));
+        out.push(super::Domain {
+            name,
+            source,
+            hosts: Vec::new(),
+            display_name,
+            display_short_name,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    if out.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                "no_hosted_domains",
+                "no hosted mail domain found: mailconf looked in mydestination and virtual_mailbox_domains (rule M2.1)",
+            )
+            .help("add domains with --domain, or check that main.cf lists them"),
+        );
+    }
+    (out, excluded)
+}
+
+/// `displayShortName` default: the first label, at most 12 characters
+/// (rule M9.1).
+pub fn short_name(domain: &str) -> String {
+    domain
+        .split('.')
+        .next()
+        .unwrap_or(domain)
+        .chars()
+        .take(12)
+        .collect()
+}
+
+fn postfix_domains(
+    pf: &PostfixConf,
+    root: &Root,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+    found: &mut Vec<(String, Source)>,
+    excluded: &mut Vec<Excluded>,
+) {
+    let scope = pf.main_scope();
+    let value = |name: &str, diags: &mut Diagnostics| -> (String, Source) {
+        let source = match pf.setting(name) {
+            Some(a) => Source::at(pf.main_file, a.span),
+            None => Source::Default(format!("Postfix's default {name}")),
+        };
+        let mut e = Expander::new(&scope);
+        match e.value(name) {
+            Ok(v) => (v.unwrap_or_default(), source),
+            Err(err) => {
+                diags.push(pf.expand_diag(&err, "expansion_error"));
+                (String::new(), source)
+            }
+        }
+    };
+    let (myhostname, _) = value("myhostname", diags);
+    let myhostname = myhostname.to_ascii_lowercase();
+    let (dest, dest_src) = value("mydestination", diags);
+    let (mbox, mbox_src) = value("virtual_mailbox_domains", diags);
+    let (alias, alias_src) = value("virtual_alias_domains", diags);
+    let alias_explicit = pf.setting("virtual_alias_domains").is_some();
+    let mut r = Reader {
+        root,
+        sources,
+        diags,
+        warn: true,
+    };
+    let local = DomainList {
+        items: r.list("mydestination", &dest, &dest_src, false, 0),
+    };
+    let mailbox = DomainList {
+        items: r.list("virtual_mailbox_domains", &mbox, &mbox_src, false, 0),
+    };
+    // An alias table that cannot be listed (the default
+    // `$virtual_alias_maps` is often SQL) only matters when it is explicit.
+    r.warn = alias_explicit;
+    let aliases = DomainList {
+        items: r.list("virtual_alias_domains", &alias, &alias_src, false, 0),
+    };
+    let candidates: Vec<(String, Source)> = local
+        .positive_names()
+        .chain(mailbox.positive_names())
+        .cloned()
+        .collect();
+    let mut seen: Vec<String> = Vec::new();
+    for (raw, source) in candidates {
+        if seen.contains(&raw) {
+            continue;
+        }
+        seen.push(raw.clone());
+        let mut exclude = |reason: &str| {
+            excluded.push(Excluded {
+                name: raw.clone(),
+                reason: reason.to_string(),
+                source: source.clone(),
+            })
+        };
+        let lower = raw.to_ascii_lowercase();
+        if lower == "localhost" || lower.starts_with("localhost.") {
+            exclude("a localhost name (M2.2)");
+            continue;
+        }
+        if lower == "all" {
+            exclude("the pseudo-domain ALL (M2.2)");
+            continue;
+        }
+        if lower.starts_with('[') {
+            exclude("an address literal, not a domain");
+            continue;
+        }
+        if lower.starts_with('.') {
+            exclude("a `.parent` pattern: in this list it only matches itself, not subdomains");
+            continue;
+        }
+        let name = match normalize_domain(&raw) {
+            Ok(n) => n,
+            Err(e) => {
+                let mut d = Diagnostic::warning(
+                    "invalid_domain_name",
+                    format!("`{raw}` is not a valid domain name ({e}); it gets no file"),
+                );
+                if let Source::File { file, span } = &source {
+                    d = d.at(*file, *span, "");
+                }
+                r.diags.push(d);
+                exclude("not a valid DNS name (M2.2)");
+                continue;
+            }
+        };
+        if !name.contains('.') {
+            exclude("a name without a dot is a host's short name, not a mail domain");
+            continue;
+        }
+        let is_local = local.member(&lower) == Some(true);
+        let is_mailbox = mailbox.member(&lower) == Some(true);
+        if is_local {
+            if name == myhostname && !is_mailbox {
+                exclude("equal to $myhostname: the server's own name, not a mail domain (M2.2)");
+                continue;
+            }
+        } else if aliases.member(&lower) == Some(true) {
+            exclude(
+                "listed in virtual_alias_domains: an alias domain, whose users log in at the target domain (M2.2)",
+            );
+            continue;
+        } else if !is_mailbox {
+            // A negated entry in the list took it out again.
+            exclude("excluded by a `!` entry of its list");
+            continue;
+        }
+        found.push((name, source));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_names() {
+        assert_eq!(normalize_domain("Example.COM").unwrap(), "example.com");
+        assert_eq!(
+            normalize_domain("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(normalize_domain("example.com.").unwrap(), "example.com");
+        for bad in [
+            "../../etc",
+            "a/b",
+            "a b.example",
+            "shop..example",
+            "-x.example",
+            "x@y.example",
+            "a<b.example",
+            "a&b.example",
+            "a\u{0}b.example",
+            "",
+            ".example",
+        ] {
+            assert!(normalize_domain(bad).is_err(), "{bad:?}");
+        }
+        let long_label = format!("{}.example", "a".repeat(64));
+        assert!(normalize_domain(&long_label).is_err());
+        let long_name = format!("{}.example", ["abcdefghij"; 30].join("."));
+        assert!(long_name.len() > 253 && normalize_domain(&long_name).is_err());
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("example.com"), "example");
+        assert_eq!(short_name("averyveryverylongname.example"), "averyveryver");
+    }
+}

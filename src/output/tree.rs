@@ -1,0 +1,281 @@
+//! Planning and applying the changes to the output tree.
+
+use std::collections::BTreeSet;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = ".mailconf-manifest";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Unchanged,
+    Remove,
+}
+
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// Relative to OUT, `/`-separated.
+    pub path: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Paths that cannot be written (symlinks in the way): path, reason.
+    pub blocked: Vec<(String, String)>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.kind != ChangeKind::Unchanged)
+    }
+}
+
+/// Checks OUT itself: a directory, not a symbolic link.
+pub fn check_out_dir(out: &Path) -> Result<(), String> {
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => Err(format!(
+            "{} is a symbolic link; mailconf writes only into a real directory (give the link's target instead)",
+            out.display()
+        )),
+        Ok(m) if !m.is_dir() => Err(format!("{} exists and is not a directory", out.display())),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot use {}: {e}", out.display())),
+    }
+}
+
+/// Reads a regular file under OUT without following symlinks. `Ok(None)`
+/// when it does not exist; `Err` when something else is in the way.
+fn read_existing(out: &Path, rel: &str) -> Result<Option<String>, String> {
+    let mut dir = out.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        dir.push(part);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{} is a symbolic link; mailconf does not follow links under the output directory",
+                    dir.display()
+                ));
+            }
+            Ok(m) if i + 1 < parts.len() && !m.is_dir() => {
+                return Err(format!("{} is in the way (not a directory)", dir.display()));
+            }
+            Ok(m) if i + 1 == parts.len() && !m.is_file() => {
+                return Err(format!(
+                    "{} is in the way (not a regular file)",
+                    dir.display()
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        }
+    }
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut s = String::new();
+    match f.read_to_string(&mut s) {
+        Ok(_) => Ok(Some(s)),
+        // Not UTF-8: certainly not what mailconf wrote; replace it.
+        Err(_) => Ok(Some(String::new())),
+    }
+}
+
+fn read_manifest(out: &Path) -> BTreeSet<String> {
+    read_existing(out, MANIFEST)
+        .ok()
+        .flatten()
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .filter(|l| !l.split('/').any(|c| c == ".." || c.is_empty()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What writing `files` (relative path, content) into OUT would change.
+/// With `prune`, files mailconf wrote before that are not in `files` are
+/// removed.
+pub fn plan(out: &Path, files: &[(String, String)], prune: bool) -> Plan {
+    let mut p = Plan::default();
+    for (rel, content) in files {
+        match read_existing(out, rel) {
+            Ok(None) => p.changes.push(Change {
+                kind: ChangeKind::Create,
+                path: rel.clone(),
+                old: None,
+                new: Some(content.clone()),
+            }),
+            Ok(Some(old)) => p.changes.push(Change {
+                kind: if &old == content {
+                    ChangeKind::Unchanged
+                } else {
+                    ChangeKind::Update
+                },
+                path: rel.clone(),
+                old: Some(old),
+                new: Some(content.clone()),
+            }),
+            Err(why) => p.blocked.push((rel.clone(), why)),
+        }
+    }
+    if prune {
+        let keep: BTreeSet<&str> = files.iter().map(|(r, _)| r.as_str()).collect();
+        for old in read_manifest(out) {
+            if keep.contains(old.as_str()) {
+                continue;
+            }
+            if let Ok(Some(text)) = read_existing(out, &old) {
+                p.changes.push(Change {
+                    kind: ChangeKind::Remove,
+                    path: old,
+                    old: Some(text),
+                    new: None,
+                });
+            }
+        }
+    }
+    p
+}
+
+/// Creates the directories of `rel` under OUT (0755), refusing symlinks.
+fn make_dirs(out: &Path, rel: &str) -> Result<PathBuf, String> {
+    let mut dir = out.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(part);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{} is a symbolic link; not followed",
+                    dir.display()
+                ));
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("{} is in the way (not a directory)", dir.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+                }
+                let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
+            }
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        }
+    }
+    Ok(dir)
+}
+
+/// Writes `content` to OUT/rel atomically: temporary file in the same
+/// directory, fsync, rename, fsync of the directory.
+pub fn write_atomic(out: &Path, rel: &str, content: &[u8]) -> Result<(), String> {
+    let dir = make_dirs(out, rel)?;
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.mailconf-{}.tmp", std::process::id()));
+    let result = (|| -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&tmp)?;
+        f.write_all(content)?;
+        f.set_permissions(fs::Permissions::from_mode(0o644))?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, &target)?;
+        fs::File::open(&dir)?.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(format!("cannot write {}: {e}", target.display()));
+    }
+    Ok(())
+}
+
+/// Applies a plan, then records the files mailconf owns in the manifest.
+/// Returns the changes that failed (path, reason).
+pub fn apply(out: &Path, plan: &Plan, written: &[(String, String)]) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    if let Err(e) = fs::create_dir_all(out) {
+        failed.push((
+            String::new(),
+            format!("cannot create {}: {e}", out.display()),
+        ));
+        return failed;
+    }
+    for c in &plan.changes {
+        match c.kind {
+            ChangeKind::Create | ChangeKind::Update => {
+                if let Err(e) =
+                    write_atomic(out, &c.path, c.new.as_deref().unwrap_or("").as_bytes())
+                {
+                    failed.push((c.path.clone(), e));
+                }
+            }
+            ChangeKind::Remove => {
+                let p = out.join(&c.path);
+                if let Err(e) = fs::remove_file(&p) {
+                    failed.push((
+                        c.path.clone(),
+                        format!("cannot remove {}: {e}", p.display()),
+                    ));
+                } else {
+                    remove_empty_parents(out, &c.path);
+                }
+            }
+            ChangeKind::Unchanged => {}
+        }
+    }
+    // The manifest keeps what was there and is still owned, plus what was
+    // written now.
+    let mut owned: BTreeSet<String> = read_manifest(out);
+    for c in &plan.changes {
+        if c.kind == ChangeKind::Remove {
+            owned.remove(&c.path);
+        }
+    }
+    for (rel, _) in written {
+        if !plan.blocked.iter().any(|(b, _)| b == rel) && !failed.iter().any(|(f, _)| f == rel) {
+            owned.insert(rel.clone());
+        }
+    }
+    let mut text = String::from(
+        "# Files written by mailconf; `mailconf generate --prune` removes only these.\n",
+    );
+    for o in owned {
+        text.push_str(&o);
+        text.push('\n');
+    }
+    if read_existing(out, MANIFEST).ok().flatten().as_deref() != Some(text.as_str())
+        && let Err(e) = write_atomic(out, MANIFEST, text.as_bytes())
+    {
+        failed.push((MANIFEST.to_string(), e));
+    }
+    failed
+}
+
+fn remove_empty_parents(out: &Path, rel: &str) {
+    let mut p = out.join(rel);
+    while p.pop() && p != out && p.starts_with(out) {
+        if fs::remove_dir(&p).is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! End-to-end cases (issue 4): each `fixtures/deployments/<case>/` holds a
+//! server's file tree (`case.in/`), the runs to make (`case.toml`), and the
+//! reviewed expectations: the files written (`expected/<run>/`), the
+//! diagnostics (`expected/<run>.diagnostics`, one `severity[id] file:line`
+//! per line, paths relative to `case.in`) and the exit code. A second run
+//! must change nothing (same bytes, same mtimes).
+//!
+//! `MAILCONF_BLESS=1` rewrites the expectations from the current output;
+//! review every change against the case's EXPECTED.md before committing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::util::{Scratch, fixture_dirs, mailconf, text};
+
+#[derive(serde::Deserialize)]
+struct Case {
+    run: Vec<Run>,
+}
+
+#[derive(serde::Deserialize)]
+struct Run {
+    name: String,
+    args: Vec<String>,
+    exit: i32,
+}
+
+/// Every file under `dir` except mailconf's own bookkeeping, with content.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with(".mailconf") {
+            continue;
+        }
+        out.insert(rel, std::fs::read(e.path()).unwrap());
+    }
+    out
+}
+
+fn mtimes(dir: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `severity[id] path:line` lines from JSON diagnostics, paths relative to
+/// the case's root.
+fn diagnostics(stderr: &str, root: &Path) -> String {
+    let mut out = String::new();
+    for line in stderr.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            out.push_str(&format!("unparsable stderr line: {line}\n"));
+            continue;
+        };
+        let sev = v["severity"].as_str().unwrap_or("?");
+        let id = v["id"].as_str().unwrap_or("?");
+        let at = match v.get("primary") {
+            Some(p) if !p.is_null() => {
+                let f = p["file"].as_str().unwrap_or("");
+                let f = Path::new(f)
+                    .strip_prefix(root)
+                    .map_or(f.to_string(), |r| r.to_string_lossy().into_owned());
+                format!(" {f}:{}", p["line"])
+            }
+            _ => String::new(),
+        };
+        out.push_str(&format!("{sev}[{id}]{at}\n"));
+    }
+    out
+}
+
+fn check_case(dir: PathBuf) -> Vec<String> {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap())
+        .unwrap_or_else(|e| panic!("{name}/case.toml: {e}"));
+    let root = dir.join("case.in");
+    let bless = std::env::var_os("MAILCONF_BLESS").is_some();
+    let mut failures = Vec::new();
+    for run in case.run {
+        let label = format!("{name} run {}", run.name);
+        let out = Scratch::new("deploy");
+        let outdir = out.path().join("www");
+        let go = || {
+            mailconf()
+                .arg("generate")
+                .arg("--root")
+                .arg(&root)
+                .arg("--out")
+                .arg(&outdir)
+                .arg("--format")
+                .arg("json")
+                .args(&run.args)
+                .output()
+                .unwrap()
+        };
+        let first = go();
+        let got_diags = diagnostics(&text(&first.stderr), &root);
+        let got_files = tree(&outdir);
+        let exp_dir = dir.join("expected").join(&run.name);
+        let exp_diag_path = dir
+            .join("expected")
+            .join(format!("{}.diagnostics", run.name));
+        if bless {
+            let _ = std::fs::remove_dir_all(&exp_dir);
+            std::fs::create_dir_all(&exp_dir).unwrap();
+            for (rel, content) in &got_files {
+                let p = exp_dir.join(rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, content).unwrap();
+            }
+            std::fs::write(&exp_diag_path, &got_diags).unwrap();
+        }
+        if first.status.code() != Some(run.exit) {
+            failures.push(format!(
+                "{label}: exit {:?}, expected {}\nstderr:\n{}",
+                first.status.code(),
+                run.exit,
+                text(&first.stderr)
+            ));
+        }
+        let want_diags = std::fs::read_to_string(&exp_diag_path).unwrap_or_default();
+        if got_diags != want_diags {
+            failures.push(format!(
+                "{label}: diagnostics differ\n--- expected\n{want_diags}--- got\n{got_diags}"
+            ));
+        }
+        let want_files = tree(&exp_dir);
+        if got_files != want_files {
+            let names =
+                |t: &BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>().join(", ");
+            let mut msg = format!(
+                "{label}: files differ\n expected: {}\n got:      {}",
+                names(&want_files),
+                names(&got_files)
+            );
+            for (k, v) in &got_files {
+                if want_files.get(k).is_some_and(|w| w != v) {
+                    msg.push_str(&format!(
+                        "\n--- {k} expected\n{}--- got\n{}",
+                        text(&want_files[k]),
+                        text(v)
+                    ));
+                }
+            }
+            failures.push(msg);
+        }
+        // A second run changes nothing: same exit code, nothing reported as
+        // changed, every file keeps its mtime (rule M9.3).
+        let before = mtimes(&outdir);
+        let second = go();
+        if second.status.code() != first.status.code()
+            || !second.stdout.is_empty()
+            || mtimes(&outdir) != before
+        {
+            failures.push(format!(
+                "{label}: the second run was not a no-op (exit {:?}, stdout {:?})",
+                second.status.code(),
+                text(&second.stdout)
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn deployment_cases_match_reviewed_expectations() {
+    let cases = fixture_dirs("deployments");
+    assert!(cases.len() >= 10, "expected at least 10 deployment cases");
+    let failures: Vec<String> = crate::util::parallel(cases, 4, check_case)
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
