@@ -188,7 +188,9 @@ pub struct DoveconfArgs {
     /// Dovecot main configuration file (like doveconf -c) [default: ROOT/etc/dovecot/dovecot.conf].
     #[arg(long, value_name = "FILE")]
     pub dovecot_conf: Option<PathBuf>,
-    /// Only settings that differ from the defaults.
+    /// Settings that differ from the defaults (the default when no NAME is
+    /// given). Namespaces, mailboxes, dicts and plugin sections are shown as
+    /// written: mailconf does not know their defaults.
     #[arg(short = 'n')]
     pub n: bool,
     /// Values only.

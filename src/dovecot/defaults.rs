@@ -61,6 +61,16 @@ pub fn new_element_default(kind: &str, key: &str) -> Option<&'static str> {
         ("inet_listener", "ssl" | "haproxy" | "reuse_port") => Some("no"),
         ("inet_listener", "address" | "listen") => Some(""),
         ("service", "protocol") => Some(""),
+        ("passdb" | "userdb", "result_success") => Some("return-ok"),
+        ("passdb" | "userdb", "result_failure" | "result_internalfail") => Some("continue"),
+        ("passdb" | "userdb", "skip") => Some("never"),
+        ("passdb", "deny" | "pass" | "master") => Some("no"),
+        (
+            "passdb" | "userdb",
+            "args" | "default_fields" | "override_fields" | "name" | "mechanisms"
+            | "username_filter",
+        ) => Some(""),
+        ("passdb" | "userdb", "auth_verbose") => Some("default"),
         _ => None,
     }
 }

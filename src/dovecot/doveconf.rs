@@ -84,28 +84,96 @@ fn quote(v: &str) -> String {
 /// `doveconf -n`.
 pub fn show_changed(conf: &DovecotConf) -> String {
     let mut out = String::new();
-    print_node(&conf.tree, Some(conf.defaults()), 0, &mut out);
+    print_node(
+        &conf.tree,
+        Some(conf.defaults()),
+        0,
+        conf.version.is_2_4(),
+        &mut out,
+    );
     out
 }
 
-fn print_node(n: &Node, def: Option<&Node>, depth: usize, out: &mut String) {
+/// The default of `key` in any element of this kind that Dovecot declares.
+fn any_default(kind: &str, key: &str) -> Option<&'static str> {
+    let t = defaults::tree(&super::tree::Version::V2_3);
+    match kind {
+        "service" => t.children_of("service").find_map(|s| s.value(key)),
+        "inet_listener" => t
+            .children_of("service")
+            .flat_map(|s| s.children_of("inet_listener"))
+            .find_map(|l| l.value(key)),
+        _ => None,
+    }
+}
+
+/// doveconf -n hides these whole values (paths included).
+fn hidden_in_listing(key: &str) -> bool {
+    key.ends_with("_password")
+        || key.ends_with("_key")
+        || key.ends_with("_nonce")
+        || key.starts_with("ssl_dh")
+}
+
+fn print_node(n: &Node, def: Option<&Node>, depth: usize, v24: bool, out: &mut String) {
     let indent = "  ".repeat(depth);
+    let list_element = super::tree::is_list_kind(&n.kind);
     let mut keys: Vec<&str> = Vec::new();
     for s in &n.settings {
         if !keys.contains(&s.key.as_str()) {
             keys.push(&s.key);
         }
     }
+    // 2.3 prints named passdb/userdb sections as `passdb {` + `name = X`.
+    let named_db = !v24 && matches!(n.kind.as_str(), "passdb" | "userdb") && n.name.is_some();
+    if named_db {
+        keys.push("name");
+    }
     keys.sort_unstable();
     for k in keys {
-        let v = n.value(k).unwrap_or_default();
-        let d = def
+        let v = if named_db && k == "name" {
+            n.name.as_deref().unwrap_or_default()
+        } else {
+            n.value(k).unwrap_or_default()
+        };
+        // What Dovecot's own element holds tells the type of the value.
+        let typed = def
             .and_then(|d| d.value(k))
-            .or_else(|| defaults::new_element_default(&n.kind, k));
+            .or_else(|| defaults::new_element_default(&n.kind, k))
+            .or_else(|| any_default(&n.kind, k));
+        // Services and listeners show every setting that was written, even
+        // one equal to Dovecot's own element (`port = 993`); other sections
+        // show what differs from the default.
+        let d = if list_element && !matches!(n.kind.as_str(), "passdb" | "userdb") {
+            None
+        } else if list_element {
+            defaults::new_element_default(&n.kind, k)
+        } else {
+            typed
+        };
+        // doveconf shows booleans, times and sizes in one spelling.
+        let canonical = typed
+            .and_then(|t| super::units::canonical(v, t))
+            .or_else(|| {
+                (super::settings::is_bool_setting(k, typed)
+                    && matches!(v.to_ascii_lowercase().as_str(), "yes" | "y" | "1" | "no"))
+                .then(|| {
+                    if super::settings::is_yes(v) {
+                        "yes".to_string()
+                    } else {
+                        "no".to_string()
+                    }
+                })
+            });
+        let v = canonical.as_deref().unwrap_or(v);
         if d == Some(v) {
             continue;
         }
-        let shown = quote(&mask_value(k, v));
+        let shown = if hidden_in_listing(k) && !v.is_empty() {
+            HIDDEN.to_string()
+        } else {
+            quote(&mask_value(k, v))
+        };
         if shown.is_empty() {
             out.push_str(&format!("{indent}{k} =\n"));
         } else {
@@ -113,14 +181,26 @@ fn print_node(n: &Node, def: Option<&Node>, depth: usize, out: &mut String) {
         }
     }
     for c in &n.children {
+        let cd = def.and_then(|d| d.child(&c.kind, c.name.as_deref()));
+        let mut inner = String::new();
+        print_node(c, cd, depth + 1, v24, &mut inner);
+        // doveconf leaves out sections with nothing changed, except list
+        // elements it must name (passdb, userdb).
+        if inner.is_empty() && !matches!(c.kind.as_str(), "passdb" | "userdb") {
+            continue;
+        }
+        let filter = matches!(
+            c.kind.as_str(),
+            "protocol" | "local" | "remote" | "local_name"
+        );
         let header = match &c.name {
-            Some(name) if name.contains(' ') => format!("{} \"{}\"", c.kind, name),
+            Some(_) if !v24 && matches!(c.kind.as_str(), "passdb" | "userdb") => c.kind.clone(),
+            Some(name) if name.contains(' ') && !filter => format!("{} \"{}\"", c.kind, name),
             Some(name) => format!("{} {}", c.kind, name),
             None => c.kind.clone(),
         };
         out.push_str(&format!("{indent}{header} {{\n"));
-        let cd = def.and_then(|d| d.child(&c.kind, c.name.as_deref()));
-        print_node(c, cd, depth + 1, out);
+        out.push_str(&inner);
         out.push_str(&format!("{indent}}}\n"));
     }
 }

@@ -76,10 +76,21 @@ pub fn canonical(value: &str, default: &str) -> Option<String> {
     let is_size = ["B", "k", "M", "G", "T"]
         .iter()
         .any(|u| default.ends_with(&format!(" {u}")));
+    let has_unit = value
+        .trim()
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .trim()
+        .len()
+        > 0;
     if is_time {
         parse_time(value).map(show_time)
     } else if is_size {
         parse_size(value).map(show_size)
+    } else if default == "0" && has_unit {
+        // A zero default says nothing about the type; the unit does.
+        parse_time(value)
+            .map(show_time)
+            .or_else(|| parse_size(value).map(show_size))
     } else {
         None
     }

@@ -85,7 +85,9 @@ pub fn apply_security_options(mechs: Vec<String>, options: &str) -> Vec<String> 
         .filter(|m| {
             let (plain, dict, anon) = mech_flags(m);
             let refused = |flag: bool, option: &str| flag && opts.iter().any(|o| o == option);
-            !(refused(plain, "noplaintext") || refused(dict, "nodictionary") || refused(anon, "noanonymous"))
+            !(refused(plain, "noplaintext")
+                || refused(dict, "nodictionary")
+                || refused(anon, "noanonymous"))
         })
         .collect()
 }

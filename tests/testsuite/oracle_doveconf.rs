@@ -164,3 +164,108 @@ fn mailconf_doveconf_agrees_with_doveconf() {
         failures.join("\n\n")
     );
 }
+
+/// `path = value` lines of a `doveconf -n` style text, for the parts of the
+/// configuration mailconf models: top-level settings, filters
+/// (`protocol`, `local`, `remote`, `local_name`) and their settings,
+/// services with their listeners, and passdb/userdb. Other sections
+/// (namespaces, mailboxes, dicts, plugins) are left out: mailconf does not
+/// know their per-element defaults, so its -n shows more of them than
+/// doveconf does (documented in `mailconf doveconf --help`).
+fn is_filter(label: &str) -> bool {
+    matches!(
+        label.split(' ').next(),
+        Some("protocol" | "local" | "remote" | "local_name")
+    )
+}
+
+fn flatten(text: &str) -> std::collections::BTreeSet<String> {
+    use mailconf_parsers::dovecot::{Dialect, Item, parse_conf};
+    let (items, _) = parse_conf(text, Dialect::default());
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut counters: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new()];
+    let modelled = |stack: &[String]| {
+        stack.iter().all(|s| {
+            let kind = s.split(' ').next().unwrap_or("");
+            matches!(
+                kind,
+                "service"
+                    | "inet_listener"
+                    | "passdb"
+                    | "userdb"
+                    | "protocol"
+                    | "local"
+                    | "remote"
+                    | "local_name"
+            )
+        })
+    };
+    for item in items {
+        match item {
+            Item::Open { kind, name, .. } => {
+                let label = match name {
+                    Some(n) => format!("{kind} {n}"),
+                    None => {
+                        let c = counters
+                            .last_mut()
+                            .unwrap()
+                            .entry(kind.clone())
+                            .or_insert(0);
+                        *c += 1;
+                        format!("{kind} #{c}")
+                    }
+                };
+                stack.push(label);
+                counters.push(BTreeMap::new());
+            }
+            Item::Close { .. } => {
+                stack.pop();
+                counters.pop();
+            }
+            Item::Assign { key, value, .. } => {
+                if modelled(&stack) {
+                    // doveconf prints filters outermost (`protocol imap {
+                    // service x { } }`) whatever the order written.
+                    let mut path: Vec<&String> = stack.iter().filter(|s| is_filter(s)).collect();
+                    path.extend(stack.iter().filter(|s| !is_filter(s)));
+                    let path: Vec<&str> = path.iter().map(|s| s.as_str()).collect();
+                    out.insert(format!("{}/{key} = {}", path.join("/"), value.text()));
+                }
+            }
+            Item::Include { .. } => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn mailconf_doveconf_n_lists_what_doveconf_n_lists() {
+    let mut failures = Vec::new();
+    for dir in fixture_dirs("dovecot") {
+        let c = case(&dir);
+        if c.version != "2.3" || c.doveconf == "fatal" {
+            continue;
+        }
+        let conf = dir.join("dovecot.conf");
+        let theirs = run_required(
+            Command::new("doveconf")
+                .arg("-c")
+                .arg(&conf)
+                .arg("-n")
+                .current_dir("/"),
+            "dovecot-core",
+        );
+        let mine = ours(&conf, &["-n"]);
+        let (t, m) = (flatten(&text(&theirs.stdout)), flatten(&text(&mine.stdout)));
+        if t != m {
+            let only_t: Vec<_> = t.difference(&m).collect();
+            let only_m: Vec<_> = m.difference(&t).collect();
+            failures.push(format!(
+                "{}:\n  only doveconf: {only_t:?}\n  only mailconf: {only_m:?}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
