@@ -76,12 +76,11 @@ pub fn canonical(value: &str, default: &str) -> Option<String> {
     let is_size = ["B", "k", "M", "G", "T"]
         .iter()
         .any(|u| default.ends_with(&format!(" {u}")));
-    let has_unit = value
+    let has_unit = !value
         .trim()
         .trim_start_matches(|c: char| c.is_ascii_digit())
         .trim()
-        .len()
-        > 0;
+        .is_empty();
     if is_time {
         parse_time(value).map(show_time)
     } else if is_size {
