@@ -38,17 +38,27 @@ pub fn files(
             (false, true) => "no incoming (IMAP or POP3) server",
             _ => "no outgoing (SMTP submission) server",
         };
+        let mut names: Vec<&str> = model
+            .domains
+            .iter()
+            .map(|d| d.name.as_str())
+            .take(5)
+            .collect();
+        if model.domains.len() > 5 {
+            names.push("...");
+        }
+        let names = names.join(", ");
         let d = if allow_incomplete {
             Diagnostic::warning(
                 "domain_incomplete",
                 format!(
-                    "the files have {missing}: Thunderbird will reject them (written because of --allow-incomplete)"
+                    "the files for {names} have {missing}: Thunderbird will reject them (written because of --allow-incomplete)"
                 ),
             )
         } else {
             Diagnostic::error(
                 "domain_incomplete",
-                format!("{missing} is usable, so no file is written (Thunderbird rejects a file without one; rule M4.3)"),
+                format!("{names}: {missing} is usable, so no file is written (Thunderbird rejects a file without one; rule M4.3)"),
             )
             .help("see the warnings above for why each service was left out; --allow-incomplete writes the files anyway")
         };

@@ -28,8 +28,22 @@ pub struct Listener {
     pub addresses: Vec<String>,
     /// Where the port (or, failing that, the listener) was configured.
     pub loc: Option<Loc>,
+    /// The `inet_listener NAME {` line, when the tree declares it.
+    pub header: Option<Loc>,
+    /// Where `haproxy` was set.
+    pub haproxy_loc: Option<Loc>,
     /// Why the master does not open it, if it does not.
-    pub disabled: Option<String>,
+    pub disabled: Option<Disabled>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disabled {
+    /// Its protocol is not in `protocols`.
+    ProtocolOff(String),
+    /// `port = 0`.
+    PortZero,
+    /// An `ssl = yes` listener while the global `ssl` is `no`.
+    SslOff,
 }
 
 const PROTOCOLS_23: &[&str] = &["imap", "pop3", "lmtp", "submission", "sieve", "none"];
@@ -223,7 +237,8 @@ impl DovecotConf {
                 };
                 let (port_text, port_loc) = get("port");
                 let ssl = is_yes(&get("ssl").0);
-                let haproxy = is_yes(&get("haproxy").0);
+                let (haproxy_text, haproxy_loc) = get("haproxy");
+                let haproxy = is_yes(&haproxy_text);
                 let addr_key = if self.version.is_2_4() {
                     "listen"
                 } else {
@@ -233,11 +248,11 @@ impl DovecotConf {
                 let addresses = split_addresses(if own.is_empty() { &listen } else { &own });
                 let port = port_text.parse::<u16>().unwrap_or(0);
                 let disabled = if !protocol.is_empty() && !protocols.contains(&protocol) {
-                    Some(format!("protocol `{protocol}` is not in `protocols`"))
+                    Some(Disabled::ProtocolOff(protocol.clone()))
                 } else if port == 0 {
-                    Some("port = 0".to_string())
+                    Some(Disabled::PortZero)
                 } else if ssl && ssl_global == "no" {
-                    Some("the global `ssl = no` drops every `ssl = yes` listener".to_string())
+                    Some(Disabled::SslOff)
                 } else {
                     None
                 };
@@ -250,6 +265,8 @@ impl DovecotConf {
                     haproxy,
                     addresses,
                     loc: port_loc.or(lc.and_then(|l| l.loc)),
+                    header: lc.and_then(|l| l.loc),
+                    haproxy_loc,
                     disabled,
                 });
             }

@@ -59,6 +59,9 @@ pub fn normalize_domain(name: &str) -> Result<String, String> {
     }) {
         return Err(format!("contains {c:?}"));
     }
+    if name.split('.').any(str::is_empty) {
+        return Err("empty label (`..` or a leading dot)".into());
+    }
     let ascii = idna::domain_to_ascii_strict(name)
         .map_err(|_| "not a valid internationalised domain name".to_string())?;
     let ascii = ascii.trim_end_matches('.').to_ascii_lowercase();
@@ -129,6 +132,22 @@ impl DomainList {
             }
         }
         None
+    }
+
+    /// `relay_domains` is a domain list: by default (it is in
+    /// `parent_domain_matches_subdomains`) `example.com` also matches every
+    /// subdomain.
+    fn member_parent_style(&self, name: &str) -> bool {
+        let mut n = name;
+        loop {
+            if self.member(n) == Some(true) {
+                return true;
+            }
+            match n.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => n = parent,
+                _ => return false,
+            }
+        }
     }
 
     fn positive_names(&self) -> impl Iterator<Item = &(String, Source)> {
@@ -334,13 +353,32 @@ pub fn hosted(
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     if out.is_empty() {
-        diags.push(
-            Diagnostic::error(
-                "no_hosted_domains",
-                "no hosted mail domain found: mailconf looked in mydestination and virtual_mailbox_domains (rule M2.1)",
-            )
-            .help("add domains with --domain, or check that main.cf lists them"),
-        );
+        let mut d = Diagnostic::error(
+            "no_hosted_domains",
+            "no hosted mail domain found: mailconf looked in mydestination and virtual_mailbox_domains (rule M2.1)",
+        )
+        .help("add domains with --domain, or check that main.cf lists them");
+        if let Some(pf) = &inputs.postfix {
+            for name in ["mydestination", "virtual_mailbox_domains"] {
+                match pf.setting(name) {
+                    Some(a) => d = d.also(pf.main_file, a.span, format!("{name} read here")),
+                    None => {
+                        d = d.note_text(format!(
+                            "{name} is not set in main.cf (Postfix's default applies)"
+                        ))
+                    }
+                }
+            }
+        }
+        if !excluded.is_empty() {
+            let list: Vec<String> = excluded
+                .iter()
+                .take(8)
+                .map(|e| format!("{} ({})", e.name, e.reason))
+                .collect();
+            d = d.note_text(format!("left out: {}", list.join("; ")));
+        }
+        diags.push(d);
     }
     (out, excluded)
 }
@@ -386,6 +424,8 @@ fn postfix_domains(
     let (mbox, mbox_src) = value("virtual_mailbox_domains", diags);
     let (alias, alias_src) = value("virtual_alias_domains", diags);
     let alias_explicit = pf.setting("virtual_alias_domains").is_some();
+    let (relay, relay_src) = value("relay_domains", diags);
+    let relay_explicit = pf.setting("relay_domains").is_some();
     let mut r = Reader {
         root,
         sources,
@@ -403,6 +443,16 @@ fn postfix_domains(
     r.warn = alias_explicit;
     let aliases = DomainList {
         items: r.list("virtual_alias_domains", &alias, &alias_src, false, 0),
+    };
+    // Only an explicit relay_domains names backup-MX domains (below
+    // compatibility level 2 the default is `$mydestination`).
+    r.warn = false;
+    let relays = DomainList {
+        items: if relay_explicit {
+            r.list("relay_domains", &relay, &relay_src, false, 0)
+        } else {
+            Vec::new()
+        },
     };
     let candidates: Vec<(String, Source)> = local
         .positive_names()
@@ -436,7 +486,17 @@ fn postfix_domains(
             continue;
         }
         if lower.starts_with('.') {
-            exclude("a `.parent` pattern: in this list it only matches itself, not subdomains");
+            let mut d = Diagnostic::warning(
+                "invalid_domain_name",
+                format!(
+                    "`{raw}` is not a domain name: in this list (an exact-match string list) a leading dot matches only the text `{raw}` itself, not subdomains, so Postfix hosts nothing through it"
+                ),
+            );
+            if let Source::File { file, span } = &source {
+                d = d.at(*file, *span, "");
+            }
+            r.diags.push(d);
+            exclude("a `.parent` key: in this list it only matches itself, not subdomains");
             continue;
         }
         let name = match normalize_domain(&raw) {
@@ -469,6 +529,24 @@ fn postfix_domains(
             exclude(
                 "listed in virtual_alias_domains: an alias domain, whose users log in at the target domain (M2.2)",
             );
+            continue;
+        } else if is_mailbox && relays.member_parent_style(&lower) {
+            // Postfix would treat it as a mailbox domain (and log "do not
+            // list domain in BOTH"); a domain in relay_domains is a backup
+            // MX whose users log in elsewhere, so it gets no file (M2.2).
+            let mut d = Diagnostic::warning(
+                "domain_in_relay_domains",
+                format!("`{name}` is listed both as a hosted (virtual mailbox) domain and in relay_domains: mailconf treats it as a relayed (backup MX) domain and writes no file for it"),
+            )
+            .help("remove it from one of the two lists (Postfix logs a warning about it too)");
+            if let Source::File { file, span } = &source {
+                d = d.at(*file, *span, "hosted here");
+            }
+            if let Source::File { file, span } = &relay_src {
+                d = d.also(*file, *span, "relayed here");
+            }
+            r.diags.push(d);
+            exclude("also listed in relay_domains: a relayed (backup MX) domain (M2.2)");
             continue;
         } else if !is_mailbox {
             // A negated entry in the list took it out again.

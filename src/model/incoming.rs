@@ -1,19 +1,35 @@
 //! Incoming servers (rule M3.1): Dovecot's IMAP and POP3 listeners, and
-//! its own `submission` service as an outgoing one. TLS mode per M4.
+//! its own `submission` service as an outgoing one. TLS mode per M4,
+//! cleartext risks per M5.4.
+
+use std::collections::BTreeMap;
 
 use super::auth::{DovecotAuth, loc_source};
 use super::{Daemon, Endpoint, Fact, Protocol, SocketType, Source};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dovecot::DovecotConf;
-use crate::dovecot::settings::{Listener, is_yes};
+use crate::dovecot::settings::{Disabled, Listener, is_yes};
+use crate::dovecot::tree::Loc;
 use crate::options::Options;
 use crate::postfix::inet::is_loopback;
 
-fn listener_diag(d: Diagnostic, l: &Listener) -> Diagnostic {
-    match l.loc {
-        Some(loc) => d.at(loc.file, loc.span, ""),
-        None => d,
-    }
+fn describe(l: &Listener) -> String {
+    format!("{}/{} (port {})", l.service, l.name, l.port)
+}
+
+/// Problems that share one cause are reported once, listing the listeners.
+#[derive(Default)]
+struct Grouped {
+    /// Listeners without TLS, by the `ssl` line that turned it off.
+    ssl_off: BTreeMap<Option<(usize, usize)>, (Option<Loc>, Vec<String>)>,
+    /// Listeners whose TLS cannot work for want of a certificate.
+    no_cert: Vec<String>,
+    /// Listeners accepting cleartext passwords, by the setting's line.
+    cleartext: BTreeMap<Option<(usize, usize)>, (Option<Loc>, Vec<String>, bool)>,
+}
+
+fn key(l: Option<Loc>) -> Option<(usize, usize)> {
+    l.map(|l| (l.span.start, l.span.end))
 }
 
 pub fn endpoints(
@@ -23,7 +39,15 @@ pub fn endpoints(
     diags: &mut Diagnostics,
 ) -> Vec<Endpoint> {
     let mut out = Vec::new();
+    let mut g = Grouped::default();
     let global_ssl = d.global("ssl");
+    let v24 = d.version.is_2_4();
+    let cert_key = if v24 {
+        "ssl_server_cert_file"
+    } else {
+        "ssl_cert"
+    };
+    let cert = d.global(cert_key);
     for l in d.listeners() {
         let protocol = match l.protocol.as_str() {
             "imap" => Protocol::Imap,
@@ -31,25 +55,38 @@ pub fn endpoints(
             "submission" => Protocol::Smtp,
             _ => continue,
         };
-        if l.disabled.is_some() {
-            continue;
+        match &l.disabled {
+            Some(Disabled::SslOff) => {
+                g.ssl_off
+                    .entry(key(global_ssl.loc))
+                    .or_insert((global_ssl.loc, Vec::new()))
+                    .1
+                    .push(describe(&l));
+                continue;
+            }
+            Some(_) => continue,
+            None => {}
         }
         let public = options.public_ports.get(&l.name).copied();
         if !l.addresses.is_empty() && l.addresses.iter().all(|a| is_loopback(a)) {
             continue;
         }
         if l.haproxy && public.is_none() {
-            diags.push(listener_diag(
-                Diagnostic::warning(
-                    "proxy_listener",
-                    format!(
-                        "Dovecot listener {}/{} (port {}) expects connections through a proxy (haproxy = yes): clients reach it elsewhere, so it is not published",
-                        l.service, l.name, l.port
-                    ),
+            let mut dg = Diagnostic::warning(
+                "proxy_listener",
+                format!(
+                    "Dovecot listener {} expects connections through a proxy (haproxy = yes): clients reach it elsewhere, so it is not published",
+                    describe(&l)
                 ),
-                &l,
             )
-            .help(format!("if the proxy publishes it, name the public port: --public-port {}=PORT", l.name)));
+            .help(format!("if the proxy publishes it, name the public port: --public-port {}=PORT", l.name));
+            if let Some(h) = l.header.or(l.loc) {
+                dg = dg.at(h.file, h.span, "this listener");
+            }
+            if let Some(h) = l.haproxy_loc {
+                dg = dg.also(h.file, h.span, "haproxy = yes");
+            }
+            diags.push(dg);
             continue;
         }
         // TLS: the global `ssl = no` wins over any filter.
@@ -58,46 +95,9 @@ pub fn endpoints(
         } else {
             d.for_protocol(&l.protocol, "ssl")
         };
-        let cert_key = if d.version.is_2_4() {
-            "ssl_server_cert_file"
-        } else {
-            "ssl_cert"
-        };
-        let cert = d.global(cert_key);
-        let socket = if l.ssl {
-            SocketType::Ssl
-        } else if ssl.text != "no" {
-            SocketType::StartTls
-        } else {
-            diags.push(listener_diag(
-                Diagnostic::warning(
-                    "no_tls",
-                    format!(
-                        "Dovecot listener {}/{} (port {}) offers no TLS (ssl = no): mailconf never publishes a plain-text server",
-                        l.service, l.name, l.port
-                    ),
-                ),
-                &l,
-            ));
-            continue;
-        };
-        if cert.text.is_empty() {
-            let mut dg = Diagnostic::warning(
-                "no_tls",
-                format!(
-                    "Dovecot listener {}/{} (port {}): TLS is on but no certificate is configured ({cert_key}), so TLS cannot work",
-                    l.service, l.name, l.port
-                ),
-            );
-            if let Some(loc) = ssl.loc {
-                dg = dg.at(loc.file, loc.span, "TLS enabled here");
-            }
-            diags.push(dg);
-            continue;
-        }
-        // M5.4: cleartext passwords allowed before TLS on a plain listener.
-        if socket == SocketType::StartTls && ssl.text != "required" {
-            let (allowed, loc) = if d.version.is_2_4() {
+        // M5.4: passwords in clear text on a connection without TLS.
+        if !l.ssl && ssl.text != "required" {
+            let (allowed, loc) = if v24 {
                 let v = d.for_protocol(&l.protocol, "auth_allow_cleartext");
                 (is_yes(&v.text), v.loc)
             } else {
@@ -105,22 +105,29 @@ pub fn endpoints(
                 (!is_yes(&v.text), v.loc)
             };
             if allowed {
-                let mut dg = Diagnostic::warning(
-                    "cleartext_auth_allowed",
-                    format!(
-                        "Dovecot accepts passwords in clear text before STARTTLS on {}/{} (port {}); the generated file still points clients at TLS",
-                        l.service, l.name, l.port
-                    ),
-                );
-                if let Some(loc) = loc {
-                    dg = dg.at(loc.file, loc.span, "");
-                }
-                diags.push(dg.help(if d.version.is_2_4() {
-                    "set auth_allow_cleartext = no (the default)"
-                } else {
-                    "set disable_plaintext_auth = yes (the default) or ssl = required"
-                }));
+                let e = g
+                    .cleartext
+                    .entry(key(loc))
+                    .or_insert((loc, Vec::new(), false));
+                e.1.push(describe(&l));
+                e.2 |= ssl.text == "no";
             }
+        }
+        let socket = if l.ssl {
+            SocketType::Ssl
+        } else if ssl.text != "no" {
+            SocketType::StartTls
+        } else {
+            g.ssl_off
+                .entry(key(ssl.loc))
+                .or_insert((ssl.loc, Vec::new()))
+                .1
+                .push(describe(&l));
+            continue;
+        };
+        if cert.text.is_empty() {
+            g.no_cert.push(describe(&l));
+            continue;
         }
         let mechanisms = DovecotAuth::mechanisms(d, &l.protocol);
         let username = match (&options.username, auth) {
@@ -161,5 +168,64 @@ pub fn endpoints(
             username,
         });
     }
+    report(g, &cert, cert_key, v24, diags);
     out
+}
+
+fn report(
+    g: Grouped,
+    cert: &crate::dovecot::settings::Value,
+    cert_key: &str,
+    v24: bool,
+    diags: &mut Diagnostics,
+) {
+    for (_, (loc, listeners)) in g.ssl_off {
+        let mut d = Diagnostic::warning(
+            "no_tls",
+            format!(
+                "Dovecot has TLS turned off (ssl = no): {} not published, since mailconf never publishes a server without TLS (listeners with ssl = yes do not even start)",
+                listeners.join(", ")
+            ),
+        );
+        if let Some(l) = loc {
+            d = d.at(l.file, l.span, "TLS off here");
+        }
+        diags.push(d);
+    }
+    if !g.no_cert.is_empty() {
+        let mut d = Diagnostic::warning(
+            "no_tls",
+            format!(
+                "Dovecot has no certificate ({cert_key} is empty), so TLS cannot work: {} not published",
+                g.no_cert.join(", ")
+            ),
+        );
+        if let Some(l) = cert.loc {
+            d = d.at(l.file, l.span, "");
+        }
+        diags.push(d);
+    }
+    for (_, (loc, listeners, no_tls)) in g.cleartext {
+        let how = if no_tls {
+            "without TLS"
+        } else {
+            "before STARTTLS"
+        };
+        let mut d = Diagnostic::warning(
+            "cleartext_auth_allowed",
+            format!(
+                "Dovecot accepts passwords in clear text {how} on {}; the generated file still points clients at TLS",
+                listeners.join(", ")
+            ),
+        )
+        .help(if v24 {
+            "set auth_allow_cleartext = no (the default)"
+        } else {
+            "set disable_plaintext_auth = yes (the default) or ssl = required"
+        });
+        if let Some(l) = loc {
+            d = d.at(l.file, l.span, "");
+        }
+        diags.push(d);
+    }
 }

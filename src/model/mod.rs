@@ -290,7 +290,7 @@ fn choose_auth(
             }
         }
         if values.is_empty() {
-            diags.push(Diagnostic::warning(
+            let mut d = Diagnostic::warning(
                 "no_client_auth",
                 format!(
                     "{} {} (port {}) offers no mechanism that mail clients use with a password ({}): it is left out",
@@ -300,13 +300,75 @@ fn choose_auth(
                     if e.mechanisms.value.is_empty() { "none".to_string() } else { e.mechanisms.value.join(", ") }
                 ),
             )
-            .help("offer PLAIN or LOGIN over TLS (auth_mechanisms = plain login): clients support neither SCRAM nor DIGEST-MD5 in autoconfig"));
+            .help("offer PLAIN or LOGIN over TLS (auth_mechanisms = plain login): clients support neither SCRAM nor DIGEST-MD5 in autoconfig");
+            if let Source::File { file, span } = e.mechanisms.source {
+                d = d.at(file, span, "mechanisms offered");
+            }
+            if let Source::File { file, span } = e.port.source {
+                d = d.also(file, span, "this service");
+            }
+            diags.push(d);
             return false;
         }
         e.auth = values;
         true
     });
     endpoints
+}
+
+/// M4.3: a protocol left with no usable endpoint is a warning.
+fn missing_protocols(endpoints: &[Endpoint], inputs: &Inputs, diags: &mut Diagnostics) {
+    let has = |p: Protocol| endpoints.iter().any(|e| e.protocol == p);
+    if !has(Protocol::Smtp) {
+        let why = match &inputs.postfix {
+            Some(_) => {
+                "master.cf has no public inet smtpd service with SASL authentication and TLS (submission/587, submissions/465); see the warnings above for services left out"
+            }
+            None => "there is no Postfix configuration",
+        };
+        let mut d = Diagnostic::warning(
+            "no_endpoint",
+            format!("no usable outgoing (SMTP submission) server: {why}"),
+        );
+        if let Some(f) = inputs.postfix.as_ref().and_then(|p| p.master_file) {
+            d = d.at(f, Span::at(0), "");
+        }
+        diags.push(d.help("enable the submission and/or submissions services in master.cf with -o smtpd_sasl_auth_enable=yes"));
+    }
+    match &inputs.dovecot {
+        None => diags.push(Diagnostic::warning(
+            "no_endpoint",
+            "no usable incoming (IMAP or POP3) server: there is no Dovecot configuration",
+        )),
+        Some(d) => {
+            let (protocols, loc) = d.protocols();
+            for (name, p) in [("imap", Protocol::Imap), ("pop3", Protocol::Pop3)] {
+                if protocols.iter().any(|x| x == name) && !has(p) {
+                    let mut dg = Diagnostic::warning(
+                        "no_endpoint",
+                        format!(
+                            "{} is enabled in Dovecot but no listener is usable by clients; see the warnings above",
+                            name.to_uppercase()
+                        ),
+                    );
+                    if let Some(l) = loc {
+                        dg = dg.at(l.file, l.span, "");
+                    }
+                    diags.push(dg);
+                }
+            }
+            if !protocols.iter().any(|x| x == "imap" || x == "pop3") {
+                let mut dg = Diagnostic::warning(
+                    "no_endpoint",
+                    "Dovecot runs neither IMAP nor POP3 (`protocols`)",
+                );
+                if let Some(l) = loc {
+                    dg = dg.at(l.file, l.span, "");
+                }
+                diags.push(dg);
+            }
+        }
+    }
 }
 
 /// Builds the model (rules M2–M7). Problems go to `diags`.
@@ -341,6 +403,7 @@ pub fn build(
         ));
     }
     let endpoints = choose_auth(endpoints, options, diags);
+    missing_protocols(&endpoints, inputs, diags);
     let (domains, excluded) = domains::hosted(inputs, options, sources, diags);
     let mut model = Model {
         domains,

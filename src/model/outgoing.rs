@@ -164,11 +164,15 @@ pub fn endpoints(
         }
         if port == 25 {
             if sasl {
-                diags.push(at(Diagnostic::warning(
+                let mut d = at(Diagnostic::warning(
                     "sasl_on_port_25",
                     format!("SASL authentication is enabled on port 25 (`{}`): port 25 is for other mail servers; mailconf never publishes it as a submission port", s.name()),
                 ))
-                .help("submit on 465 (submissions) or 587 (submission) instead"));
+                .help("submit on 465 (submissions) or 587 (submission) instead");
+                if let Some((f, sp)) = pf.decided_at(Some(i), "smtpd_sasl_auth_enable") {
+                    d = d.also(f, sp, "SASL enabled here");
+                }
+                diags.push(d);
             }
             continue;
         }
@@ -228,18 +232,19 @@ pub fn endpoints(
             "none".to_string()
         };
         let has_cert = certs.iter().any(|c| !c.is_empty() && c != "none");
-        let tls_decided = pf
-            .decided_at(
-                Some(i),
-                if wrapper {
-                    "smtpd_tls_wrappermode"
-                } else {
-                    "smtpd_tls_security_level"
-                },
-            )
-            .map_or(Source::Default("Postfix's default".into()), |(f, sp)| {
-                Source::at(f, sp)
-            });
+        let deciding = if wrapper {
+            "smtpd_tls_wrappermode"
+        } else if !level.is_empty() {
+            "smtpd_tls_security_level"
+        } else if enforce_tls {
+            "smtpd_enforce_tls"
+        } else {
+            "smtpd_use_tls"
+        };
+        let tls_decided = pf.decided_at(Some(i), deciding).map_or(
+            Source::Default(format!("Postfix's default {deciding}")),
+            |(f, sp)| Source::at(f, sp),
+        );
         if effective == "none" || !has_cert {
             let why = if effective == "none" {
                 "TLS is off (smtpd_tls_security_level is none or empty)"
@@ -265,11 +270,26 @@ pub fn endpoints(
             SocketType::StartTls
         };
         if effective == "may" && !auth_only {
-            diags.push(at(Diagnostic::warning(
-                "cleartext_auth_allowed",
-                format!("master.cf service `{}` (port {port}) accepts passwords before STARTTLS (smtpd_tls_security_level = may, smtpd_tls_auth_only = no); the generated file still points clients at TLS", s.name()),
-            ))
-            .help("add -o smtpd_tls_security_level=encrypt (or -o smtpd_tls_auth_only=yes) to this service"));
+            let msg = format!(
+                "master.cf service `{}` (port {port}) accepts passwords before STARTTLS (smtpd_tls_security_level = may, smtpd_tls_auth_only = no); the generated file still points clients at TLS",
+                s.name()
+            );
+            let mut d = match pf.decided_at(Some(i), "smtpd_tls_auth_only") {
+                Some((f, sp)) => {
+                    let mut d = Diagnostic::warning("cleartext_auth_allowed", msg).at(
+                        f,
+                        sp,
+                        "smtpd_tls_auth_only = no",
+                    );
+                    if let Some(mf) = pf.master_file {
+                        d = d.also(mf, s.entry.span, "this service");
+                    }
+                    d
+                }
+                None => at(Diagnostic::warning("cleartext_auth_allowed", msg)),
+            };
+            d = d.help("add -o smtpd_tls_security_level=encrypt (or -o smtpd_tls_auth_only=yes) to this service");
+            diags.push(d);
         }
         // Mechanisms (M5.1).
         let (mechs, mech_source, username) = match (sasl_type.as_str(), dovecot) {
@@ -288,21 +308,29 @@ pub fn endpoints(
                 ),
             ),
             _ => {
-                let (m, src) = cyrus_mechanisms(
-                    pf,
+                let c = cyrus(
                     &e.get("cyrus_sasl_config_path"),
                     &e.get("smtpd_sasl_path"),
                     root,
                     sources,
                 );
-                (
-                    m,
-                    src,
-                    Fact::new(
+                let local_domain = e.get("smtpd_sasl_local_domain");
+                let username = match c.username {
+                    // saslauthd checks system accounts (PAM, shadow): the
+                    // login is the local part unless a realm is added.
+                    Some(UsernameForm::LocalPart) if !local_domain.is_empty() => Fact::new(
                         UsernameForm::Address,
-                        Source::Default("Cyrus SASL: the address is assumed".into()),
+                        Source::Default(
+                            "smtpd_sasl_local_domain adds a realm to Cyrus logins".into(),
+                        ),
                     ),
-                )
+                    Some(f) => Fact::new(f, c.username_source),
+                    None => match dovecot {
+                        Some((_, a)) => a.username.clone(),
+                        None => Fact::new(UsernameForm::Address, c.username_source),
+                    },
+                };
+                (c.mechanisms, c.source, username)
             }
         };
         let mechs = apply_security_options(apply_mechanism_filter(mechs, &filter), &tls_options);
@@ -334,16 +362,18 @@ pub fn endpoints(
     out
 }
 
-/// Cyrus SASL: `mech_list` of `smtpd.conf` (Debian keeps it in
-/// /etc/postfix/sasl/). Without one, Cyrus offers every mechanism it has,
-/// PLAIN among them.
-fn cyrus_mechanisms(
-    pf: &PostfixConf,
-    config_path: &str,
-    app: &str,
-    root: &Root,
-    sources: &mut SourceMap,
-) -> (Vec<String>, Source) {
+/// What Cyrus SASL offers: `mech_list` of `smtpd.conf` (Debian keeps it
+/// in /etc/postfix/sasl/; without one, Cyrus offers every mechanism it has,
+/// PLAIN among them), and the login form from `pwcheck_method` and, for
+/// saslauthd, its `MECHANISMS` in /etc/default/saslauthd.
+struct Cyrus {
+    mechanisms: Vec<String>,
+    source: Source,
+    username: Option<UsernameForm>,
+    username_source: Source,
+}
+
+fn cyrus(config_path: &str, app: &str, root: &Root, sources: &mut SourceMap) -> Cyrus {
     let app = if app.is_empty() { "smtpd" } else { app };
     let mut dirs: Vec<String> = config_path
         .split(':')
@@ -355,7 +385,17 @@ fn cyrus_mechanisms(
         "/usr/lib/sasl2".to_string(),
         "/etc/sasl2".to_string(),
     ]);
-    let _ = pf;
+    let fallback = || Cyrus {
+        mechanisms: vec!["plain".into(), "login".into()],
+        source: Source::Default(
+            "no Cyrus smtpd.conf found: Cyrus offers PLAIN and LOGIN among others".into(),
+        ),
+        username: None,
+        username_source: Source::Default(
+            "Cyrus SASL with an unknown password check: the mailboxes' login form is assumed"
+                .into(),
+        ),
+    };
     for d in dirs {
         let Ok(p) = root.resolve(&format!("{d}/{app}.conf")) else {
             continue;
@@ -364,33 +404,56 @@ fn cyrus_mechanisms(
             continue;
         };
         let id = sources.add(p, text.clone());
+        let mut c = fallback();
+        c.source = Source::at(id, mailconf_parsers::Span::at(0));
         let mut pos = 0;
         for line in text.split_inclusive('\n') {
             let start = pos;
             pos += line.len();
-            if let Some(v) = line.trim().strip_prefix("mech_list:") {
-                let mechs = split_list(v)
+            let here = Source::at(
+                id,
+                mailconf_parsers::Span::new(start, start + line.trim_end().len()),
+            );
+            let t = line.trim();
+            if let Some(v) = t.strip_prefix("mech_list:") {
+                c.mechanisms = split_list(v)
                     .into_iter()
                     .map(|m| m.to_ascii_lowercase())
                     .collect();
-                return (
-                    mechs,
-                    Source::at(
-                        id,
-                        mailconf_parsers::Span::new(start, start + line.trim_end().len()),
-                    ),
-                );
+                c.source = here;
+            } else if let Some(v) = t.strip_prefix("pwcheck_method:") {
+                c.username_source = here;
+                c.username = match v.trim() {
+                    "saslauthd" => saslauthd_form(root, sources),
+                    "auxprop" | "sasldb" | "sql" | "ldapdb" => Some(UsernameForm::Address),
+                    _ => None,
+                };
             }
         }
-        return (
-            vec!["plain".into(), "login".into()],
-            Source::at(id, mailconf_parsers::Span::at(0)),
-        );
+        return c;
     }
-    (
-        vec!["plain".into(), "login".into()],
-        Source::Default(
-            "no Cyrus smtpd.conf found: Cyrus offers PLAIN and LOGIN among others".into(),
-        ),
-    )
+    fallback()
+}
+
+/// saslauthd with `pam`, `shadow` or `getpwent` checks system accounts,
+/// whose names are local parts (unless `-r` joins the realm).
+fn saslauthd_form(root: &Root, sources: &mut SourceMap) -> Option<UsernameForm> {
+    let p = root.resolve("/etc/default/saslauthd").ok()?;
+    let (text, _) = read_text(&p).ok()?;
+    sources.add(p, text.clone());
+    let value = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .next_back()
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    let mechs = value("MECHANISMS").unwrap_or_default();
+    let options = value("OPTIONS").unwrap_or_default();
+    if options.split_whitespace().any(|o| o == "-r") {
+        return Some(UsernameForm::Address);
+    }
+    match mechs.split_whitespace().next()? {
+        "pam" | "shadow" | "getpwent" => Some(UsernameForm::LocalPart),
+        _ => Some(UsernameForm::Address),
+    }
 }

@@ -2,6 +2,7 @@
 //! one module per area.
 
 mod deployments;
+mod docs;
 mod oracle_doveconf;
 mod oracle_postconf;
 mod util;
