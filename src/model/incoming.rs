@@ -17,15 +17,36 @@ fn describe(l: &Listener) -> String {
     format!("{}/{} (port {})", l.service, l.name, l.port)
 }
 
+/// One setting line and the listeners it affects.
+#[derive(Default)]
+struct Cause {
+    loc: Option<Loc>,
+    listeners: Vec<String>,
+    /// Cleartext on a connection without any TLS (not just before STARTTLS).
+    without_tls: bool,
+}
+
+/// Causes by the span of their setting line.
+type ByLine = BTreeMap<Option<(usize, usize)>, Cause>;
+
 /// Problems that share one cause are reported once, listing the listeners.
 #[derive(Default)]
 struct Grouped {
     /// Listeners without TLS, by the `ssl` line that turned it off.
-    ssl_off: BTreeMap<Option<(usize, usize)>, (Option<Loc>, Vec<String>)>,
+    ssl_off: ByLine,
     /// Listeners whose TLS cannot work for want of a certificate.
     no_cert: Vec<String>,
     /// Listeners accepting cleartext passwords, by the setting's line.
-    cleartext: BTreeMap<Option<(usize, usize)>, (Option<Loc>, Vec<String>, bool)>,
+    cleartext: ByLine,
+}
+
+impl Grouped {
+    fn add(map: &mut ByLine, loc: Option<Loc>, listener: String) -> &mut Cause {
+        let c = map.entry(key(loc)).or_default();
+        c.loc = loc;
+        c.listeners.push(listener);
+        c
+    }
 }
 
 fn key(l: Option<Loc>) -> Option<(usize, usize)> {
@@ -57,11 +78,7 @@ pub fn endpoints(
         };
         match &l.disabled {
             Some(Disabled::SslOff) => {
-                g.ssl_off
-                    .entry(key(global_ssl.loc))
-                    .or_insert((global_ssl.loc, Vec::new()))
-                    .1
-                    .push(describe(&l));
+                Grouped::add(&mut g.ssl_off, global_ssl.loc, describe(&l));
                 continue;
             }
             Some(_) => continue,
@@ -105,12 +122,7 @@ pub fn endpoints(
                 (!is_yes(&v.text), v.loc)
             };
             if allowed {
-                let e = g
-                    .cleartext
-                    .entry(key(loc))
-                    .or_insert((loc, Vec::new(), false));
-                e.1.push(describe(&l));
-                e.2 |= ssl.text == "no";
+                Grouped::add(&mut g.cleartext, loc, describe(&l)).without_tls |= ssl.text == "no";
             }
         }
         let socket = if l.ssl {
@@ -118,11 +130,7 @@ pub fn endpoints(
         } else if ssl.text != "no" {
             SocketType::StartTls
         } else {
-            g.ssl_off
-                .entry(key(ssl.loc))
-                .or_insert((ssl.loc, Vec::new()))
-                .1
-                .push(describe(&l));
+            Grouped::add(&mut g.ssl_off, ssl.loc, describe(&l));
             continue;
         };
         if cert.text.is_empty() {
@@ -179,7 +187,7 @@ fn report(
     v24: bool,
     diags: &mut Diagnostics,
 ) {
-    for (_, (loc, listeners)) in g.ssl_off {
+    for Cause { loc, listeners, .. } in g.ssl_off.into_values() {
         let mut d = Diagnostic::warning(
             "no_tls",
             format!(
@@ -205,8 +213,13 @@ fn report(
         }
         diags.push(d);
     }
-    for (_, (loc, listeners, no_tls)) in g.cleartext {
-        let how = if no_tls {
+    for Cause {
+        loc,
+        listeners,
+        without_tls,
+    } in g.cleartext.into_values()
+    {
+        let how = if without_tls {
             "without TLS"
         } else {
             "before STARTTLS"
