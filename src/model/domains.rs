@@ -62,6 +62,11 @@ pub fn normalize_domain(name: &str) -> Result<String, String> {
     if name.split('.').any(str::is_empty) {
         return Err("empty label (`..` or a leading dot)".into());
     }
+    if let Some(label) = name.split('.').find(|l| mixed_scripts(l)) {
+        return Err(format!(
+            "label `{label}` mixes Latin, Cyrillic or Greek letters (a look-alike of another name)"
+        ));
+    }
     let ascii = idna::domain_to_ascii_strict(name)
         .map_err(|_| "not a valid internationalised domain name".to_string())?;
     let ascii = ascii.trim_end_matches('.').to_ascii_lowercase();
@@ -88,6 +93,21 @@ pub fn normalize_domain(name: &str) -> Result<String, String> {
         }
     }
     Ok(ascii)
+}
+
+/// Does a label mix letters of scripts that look alike (Latin, Cyrillic,
+/// Greek)? `раураl` (Cyrillic with a Latin `l`) imitates `paypal`.
+fn mixed_scripts(label: &str) -> bool {
+    let (mut latin, mut cyrillic, mut greek) = (false, false, false);
+    for c in label.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' => latin = true,
+            '\u{0400}'..='\u{052F}' => cyrillic = true,
+            '\u{0370}'..='\u{03FF}' => greek = true,
+            _ => {}
+        }
+    }
+    [latin, cyrillic, greek].iter().filter(|x| **x).count() > 1
 }
 
 /// A host name (rule M7.4): the same rules, plus at least two labels.
@@ -584,6 +604,14 @@ mod tests {
         ] {
             assert!(normalize_domain(bad).is_err(), "{bad:?}");
         }
+        assert!(
+            normalize_domain("раураl.example").is_err(),
+            "mixed Cyrillic and Latin"
+        );
+        assert_eq!(
+            normalize_domain("пример.рф").unwrap(),
+            "xn--e1afmkfd.xn--p1ai"
+        );
         let long_label = format!("{}.example", "a".repeat(64));
         assert!(normalize_domain(&long_label).is_err());
         let long_name = format!("{}.example", ["abcdefghij"; 30].join("."));

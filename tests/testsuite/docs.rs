@@ -51,3 +51,35 @@ fn every_diagnostic_id_is_documented() {
         "not in docs/diagnostics.md: {missing:?}"
     );
 }
+
+/// The README's quick start shows the real output of its command.
+#[test]
+fn readme_quick_start_is_true() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let xml_start = readme.find("```xml\n").expect("an xml block") + "```xml\n".len();
+    let xml = &readme[xml_start..xml_start + readme[xml_start..].find("```").unwrap()];
+    assert!(readme.contains("cargo run --release -- generate --root fixtures/deployments/debian-submission/case.in --out /tmp/autoconfig-demo"));
+    let out = crate::util::Scratch::new("readme");
+    let dir = out.path().join("autoconfig-demo");
+    let run = crate::util::mailconf()
+        .args(["generate", "--root"])
+        .arg(repo().join("fixtures/deployments/debian-submission/case.in"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout)
+        .replace(&dir.display().to_string(), "/tmp/autoconfig-demo");
+    for line in stdout.lines() {
+        assert!(readme.contains(line), "README does not show: {line}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("example.net/mail/config-v1.1.xml")).unwrap(),
+        xml
+    );
+}

@@ -1,6 +1,7 @@
 //! mailconf's integration tests: one binary (ripgrep's and cargo's habit),
 //! one module per area.
 
+mod cli;
 mod deployments;
 mod docs;
 mod oracle_doveconf;

@@ -1,0 +1,358 @@
+//! The commands end to end: exit codes (M11.2), errors with file:line:col
+//! that leave existing output alone (M1.3, M9.3), check, validate, the
+//! configuration file (M8), prune, and output safety (M9.4).
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{Scratch, copy_tree, mailconf, repo, text};
+
+fn case_root(name: &str) -> PathBuf {
+    repo()
+        .join("fixtures/deployments")
+        .join(name)
+        .join("case.in")
+}
+
+fn generate(root: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    mailconf()
+        .arg("generate")
+        .arg("--root")
+        .arg(root)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut v: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                std::fs::read(e.path()).unwrap(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn syntax_error_names_file_line_column_exits_2_and_keeps_old_files() {
+    let s = Scratch::new("syntax");
+    let root = s.path().join("root");
+    copy_tree(&case_root("debian-submission"), &root);
+    let out = s.path().join("www");
+    assert!(generate(&root, &out, &[]).status.success());
+    let before = snapshot(&out);
+    // A main.cf line without `=` (E05) ...
+    let main = root.join("etc/postfix/main.cf");
+    let mut t = std::fs::read_to_string(&main).unwrap();
+    t.push_str("foo bar\n");
+    std::fs::write(&main, &t).unwrap();
+    let line = t.lines().count();
+    let r = generate(&root, &out, &[]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = text(&r.stderr);
+    assert!(err.contains(&format!("main.cf:{line}:5")), "{err}");
+    assert!(err.contains("error[missing_equals]"), "{err}");
+    assert_eq!(
+        snapshot(&out),
+        before,
+        "existing files must stay as they were"
+    );
+    // ... and a Dovecot section opened without `{` in an included file.
+    std::fs::write(&main, t.replace("foo bar\n", "")).unwrap();
+    let conf = root.join("etc/dovecot/conf.d/10-auth.conf");
+    let mut d = std::fs::read_to_string(&conf).unwrap();
+    d.push_str("service imap-login\n");
+    std::fs::write(&conf, &d).unwrap();
+    let r = generate(&root, &out, &[]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = text(&r.stderr);
+    assert!(
+        err.contains(&format!("10-auth.conf:{}:19", d.lines().count())),
+        "{err}"
+    );
+    assert!(err.contains("error[expecting_brace]"), "{err}");
+    assert_eq!(snapshot(&out), before);
+}
+
+#[test]
+fn check_reports_changes_with_exit_1_and_a_diff() {
+    let s = Scratch::new("check");
+    let out = s.path().join("www");
+    let root = case_root("debian-submission");
+    let check = |extra: &[&str]| {
+        mailconf()
+            .arg("check")
+            .arg("--root")
+            .arg(&root)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let r = check(&[]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stdout).contains("would create"));
+    assert!(!out.exists(), "check writes nothing");
+    assert!(generate(&root, &out, &[]).status.success());
+    let r = check(&[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stdout));
+    assert!(r.stdout.is_empty());
+    // An edited file is a change, shown as a unified diff.
+    let f = out.join("example.net/mail/config-v1.1.xml");
+    let t = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("<port>993</port>", "<port>143</port>");
+    std::fs::write(&f, t).unwrap();
+    let r = check(&["--diff"]);
+    assert_eq!(r.status.code(), Some(1));
+    let d = text(&r.stdout);
+    assert!(
+        d.contains("-      <port>143</port>") && d.contains("+      <port>993</port>"),
+        "{d}"
+    );
+}
+
+#[test]
+fn validate_exit_codes_and_element_lines() {
+    let s = Scratch::new("validate");
+    let out = s.path().join("www");
+    assert!(
+        generate(&case_root("debian-submission"), &out, &[])
+            .status
+            .success()
+    );
+    let good = out.join("example.net/mail/config-v1.1.xml");
+    let r = mailconf().arg("validate").arg(&good).output().unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let bad = s.path().join("bad.xml");
+    let t = std::fs::read_to_string(&good).unwrap().replacen(
+        "<socketType>SSL</socketType>",
+        "<socketType>plain</socketType>",
+        1,
+    );
+    std::fs::write(&bad, &t).unwrap();
+    let line = t.lines().position(|l| l.contains("plain")).unwrap() + 1;
+    let r = mailconf().arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        text(&r.stderr).contains(&format!("bad.xml:{line}:")),
+        "{}",
+        text(&r.stderr)
+    );
+    assert!(text(&r.stderr).contains("error[plain_socket]"));
+    let r = mailconf()
+        .arg("validate")
+        .arg(s.path().join("missing.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+}
+
+#[test]
+fn the_example_configuration_file_loads_and_applies() {
+    let s = Scratch::new("config");
+    // Every commented setting of docs/mailconf.toml, uncommented.
+    let example = std::fs::read_to_string(repo().join("docs/mailconf.toml")).unwrap();
+    let mut all = String::new();
+    for l in example.lines() {
+        if let Some(rest) = l.strip_prefix("# ")
+            && (rest.contains(" = ") || rest.starts_with('['))
+        {
+            all.push_str(rest);
+            all.push('\n');
+        }
+    }
+    let cfg = s.path().join("mailconf.toml");
+    std::fs::write(&cfg, &all).unwrap();
+    let r = mailconf()
+        .args(["inspect", "--format", "json", "--root"])
+        .arg(case_root("debian-submission"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let names: Vec<&str> = v["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"example.org") && names.contains(&"example.net"),
+        "{names:?}"
+    );
+    let org = v["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "example.org")
+        .unwrap();
+    assert_eq!(org["hosts"]["imap"]["value"], "imap.example.org");
+    assert_eq!(org["hosts"]["smtp"]["value"], "mail.example.org");
+    assert_eq!(org["display_name"], "Example Org");
+    let net = v["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "example.net")
+        .unwrap();
+    assert_eq!(net["hosts"]["smtp"]["value"], "smtp.example.com");
+    assert_eq!(net["display_name"], "Example Mail");
+    // A misspelt key is an error with its line and column.
+    std::fs::write(&cfg, "hostname = \"mail.example.com\"\nhostnmae = \"x\"\n").unwrap();
+    let r = mailconf()
+        .args(["inspect", "--root"])
+        .arg(case_root("debian-submission"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        text(&r.stderr).contains("mailconf.toml:2:1"),
+        "{}",
+        text(&r.stderr)
+    );
+}
+
+#[test]
+fn prune_removes_only_files_mailconf_wrote() {
+    let s = Scratch::new("prune");
+    let out = s.path().join("www");
+    let root = case_root("debian-submission");
+    assert!(
+        generate(&root, &out, &["--domain", "old.example"])
+            .status
+            .success()
+    );
+    assert!(out.join("old.example/mail/config-v1.1.xml").exists());
+    std::fs::create_dir_all(out.join("other.example/mail")).unwrap();
+    std::fs::write(out.join("other.example/mail/config-v1.1.xml"), "not mine").unwrap();
+    let r = generate(&root, &out, &[]);
+    assert!(r.status.success());
+    assert!(
+        out.join("old.example/mail/config-v1.1.xml").exists(),
+        "kept without --prune (M9.4)"
+    );
+    let r = generate(&root, &out, &["--prune"]);
+    assert!(r.status.success());
+    assert!(text(&r.stdout).contains("removed"), "{}", text(&r.stdout));
+    assert!(!out.join("old.example").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("other.example/mail/config-v1.1.xml")).unwrap(),
+        "not mine"
+    );
+    assert!(out.join("example.net/mail/config-v1.1.xml").exists());
+}
+
+#[test]
+fn symlinks_inside_out_are_not_followed_and_out_must_be_a_directory() {
+    let s = Scratch::new("symlink");
+    let out = s.path().join("www");
+    let victim = s.path().join("passwd");
+    std::fs::write(&victim, "root:x:0:0::/root:/bin/sh\n").unwrap();
+    std::fs::create_dir_all(out.join("example.net/mail")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("example.net/mail/config-v1.1.xml")).unwrap();
+    let outside = s.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("example.net/.well-known")).unwrap();
+    let r = generate(&case_root("debian-submission"), &out, &[]);
+    assert_eq!(r.status.code(), Some(0));
+    assert!(
+        text(&r.stderr).contains("warning[output_blocked]"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    assert!(
+        std::fs::symlink_metadata(out.join("example.net/mail/config-v1.1.xml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // OUT itself a symbolic link: refused.
+    let link = s.path().join("link");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let r = generate(&case_root("debian-submission"), &link, &[]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(text(&r.stderr).contains("error[out_unusable]"));
+}
+
+#[test]
+fn hostile_domain_names_never_become_paths_or_markup() {
+    let s = Scratch::new("hostile");
+    let root = s.path().join("root");
+    copy_tree(&case_root("hash-multidomain"), &root);
+    let hostile = [
+        "../../etc",
+        "a/b.example",
+        "with space.example",
+        "nul\u{0}.example",
+        "lt<.example",
+        "amp&.example",
+        &format!("{}.example", "l".repeat(64)),
+        &format!("{}.example", ["abcdefghij"; 29].join(".")),
+        "раураl.example",
+        "-lead.example",
+    ];
+    let table = root.join("etc/postfix/vmailbox_domains");
+    let mut t = std::fs::read_to_string(&table).unwrap();
+    for h in &hostile {
+        t.push_str(&format!("{h} OK\n"));
+    }
+    std::fs::write(&table, t).unwrap();
+    let out = s.path().join("www");
+    let r = generate(&root, &out, &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let warnings = text(&r.stderr)
+        .matches("warning[invalid_domain_name]")
+        .count();
+    // The fixture has two invalid names of its own; a key cannot contain a
+    // space (it ends the key: `with` is then a short host name, left out
+    // without a warning).
+    assert_eq!(warnings, hostile.len() - 1 + 2, "{}", text(&r.stderr));
+    // Only directories named like DNS names, nothing outside OUT.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".mailconf")
+                || name.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'.'
+                    || b == b'-'),
+            "{name:?}"
+        );
+    }
+    assert!(!s.path().join("etc").exists());
+    for e in walkdir::WalkDir::new(&out)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+    {
+        let t = std::fs::read_to_string(e.path()).unwrap_or_default();
+        assert!(!t.contains("<.example") && !t.contains("&.example"));
+    }
+    // The confusable Cyrillic name, if accepted at all, is written as an
+    // A-label, never as raw Unicode.
+    assert!(!out.join("раураl.example").exists());
+}
