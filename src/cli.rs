@@ -43,6 +43,72 @@ pub enum Command {
     /// Print the Dovecot configuration as mailconf understood it, in doveconf's terms.
     #[command(disable_help_flag = true)]
     Doveconf(DoveconfArgs),
+    /// Print the DNS records to publish for every hosted domain (autoconfig CNAME, RFC 6186 SRV).
+    Dns(DnsArgs),
+    /// Print a web server configuration that serves OUT for autoconfig.DOMAIN and DOMAIN/.well-known.
+    Webserver(WebserverArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ZoneFormat {
+    /// Zone-file lines (BIND syntax), absolute names.
+    Zone,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DnsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Host that serves the autoconfig files (target of autoconfig.DOMAIN)
+    /// [default: the SMTP host name].
+    #[arg(long, value_name = "NAME")]
+    pub web_host: Option<String>,
+    /// Time to live of the records, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub ttl: u32,
+    #[arg(long, value_enum, default_value_t = ZoneFormat::Zone)]
+    pub format: ZoneFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebServer {
+    Nginx,
+    Apache,
+    Caddy,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WebserverArgs {
+    /// Which web server.
+    #[arg(value_enum)]
+    pub server: WebServer,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The directory `mailconf generate --out` writes to.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// TLS certificate (chain) for the autoconfig names (nginx, apache)
+    /// [default: /etc/letsencrypt/live/autoconfig.FIRST-DOMAIN/fullchain.pem].
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key [default: privkey.pem beside the certificate].
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Print only the names the certificate must cover, one per line.
+    #[arg(long)]
+    pub names: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the server's configuration is.

@@ -23,6 +23,10 @@ fn main() {
         Command::Check(a) => commands::generate::run(a, true),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Validate(a) => commands::validate::run(a),
+        Command::Dns(a) => commands::dns::run(a),
+        Command::Webserver(a) => commands::webserver::run(a),
+        Command::Completions(a) => commands::extras::completions(a),
+        Command::Man => commands::extras::man(),
     };
     std::process::exit(code);
 }

@@ -1,12 +1,15 @@
 //! One module per subcommand. Each returns the process exit code; only
 //! `main.rs` exits.
 
+pub mod dns;
 pub mod doveconf;
+pub mod extras;
 pub mod generate;
 pub mod inspect;
 pub mod load;
 pub mod postconf;
 pub mod validate;
+pub mod webserver;
 
 use std::io::IsTerminal;
 

@@ -1,0 +1,24 @@
+//! The man page and shell completions, generated from the same clap
+//! definition as `--help`, so they cannot drift apart.
+
+use clap::CommandFactory;
+
+use super::{EXIT_ERROR, EXIT_OK};
+use crate::cli::{Cli, CompletionsArgs};
+
+pub fn man() -> i32 {
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    if clap_mangen::Man::new(cmd).render(&mut out).is_err() {
+        return EXIT_ERROR;
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(&out);
+    EXIT_OK
+}
+
+pub fn completions(args: &CompletionsArgs) -> i32 {
+    let mut cmd = Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "mailconf", &mut std::io::stdout());
+    EXIT_OK
+}
