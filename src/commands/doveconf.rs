@@ -1,7 +1,5 @@
 //! `mailconf doveconf`.
 
-use std::io::Write;
-
 use super::{EXIT_ERROR, EXIT_OK, print_diagnostics};
 use crate::cli::DoveconfArgs;
 use crate::diag::Diagnostics;
@@ -31,7 +29,6 @@ pub fn run(args: &DoveconfArgs) -> i32 {
     } else {
         show_values(&conf, &args.names, args.h)
     };
-    // A closed pipe (`| head`) is not an error.
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    super::emit(&out);
     EXIT_OK
 }

@@ -12,13 +12,14 @@ pub fn man() -> i32 {
     if clap_mangen::Man::new(cmd).render(&mut out).is_err() {
         return EXIT_ERROR;
     }
-    use std::io::Write;
-    let _ = std::io::stdout().write_all(&out);
+    super::emit(&String::from_utf8_lossy(&out));
     EXIT_OK
 }
 
 pub fn completions(args: &CompletionsArgs) -> i32 {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "mailconf", &mut std::io::stdout());
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "mailconf", &mut out);
+    super::emit(&String::from_utf8_lossy(&out));
     EXIT_OK
 }

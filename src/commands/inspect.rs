@@ -187,7 +187,10 @@ pub fn run(args: &InspectArgs) -> i32 {
         Err((sources, diags)) => {
             if json {
                 let doc = to_inspect(&Model::default(), &sources, &diags);
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                super::emit(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                ));
             } else {
                 print_diagnostics(&diags, &sources, false);
             }
@@ -197,10 +200,13 @@ pub fn run(args: &InspectArgs) -> i32 {
     let model = loaded.model();
     if json {
         let doc = to_inspect(&model, &loaded.sources, &loaded.diags);
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
     } else {
         print_diagnostics(&loaded.diags, &loaded.sources, false);
-        print!("{}", human(&model, &loaded.sources));
+        super::emit(&human(&model, &loaded.sources));
     }
     if loaded.diags.has_errors() {
         EXIT_ERROR

@@ -21,6 +21,18 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHANGES: i32 = 1;
 pub const EXIT_ERROR: i32 = 2;
 
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Writes to standard error, ignoring a closed pipe.
+fn emit_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Prints diagnostics to stderr: rustc-style (coloured only on a terminal
 /// and without `NO_COLOR`), or JSON lines.
 pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, as_json: bool) {
@@ -28,9 +40,9 @@ pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, as_json: bool
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     for d in diags.iter() {
         if as_json {
-            eprintln!("{}", json::render(d, sources));
+            emit_err(&format!("{}\n", json::render(d, sources)));
         } else {
-            eprintln!("{}\n", human::render(d, sources, color));
+            emit_err(&format!("{}\n\n", human::render(d, sources, color)));
         }
     }
 }

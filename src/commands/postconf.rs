@@ -1,7 +1,5 @@
 //! `mailconf postconf`.
 
-use std::io::Write;
-
 use super::{EXIT_ERROR, EXIT_OK, print_diagnostics};
 use crate::cli::PostconfArgs;
 use crate::diag::{Diagnostics, Fatal};
@@ -38,9 +36,7 @@ pub fn run(args: &PostconfArgs) -> i32 {
     print_diagnostics(&diags, &sources, false);
     match result {
         Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error.
-            let _ = stdout.write_all(out.as_bytes());
+            super::emit(&out);
             EXIT_OK
         }
         Err(Fatal) => EXIT_ERROR,

@@ -192,9 +192,9 @@ pub fn run(args: &WebserverArgs) -> i32 {
         return EXIT_ERROR;
     }
     if args.names {
-        for n in cert_names(&domains) {
-            println!("{n}");
-        }
+        let mut names = cert_names(&domains).join("\n");
+        names.push('\n');
+        super::emit(&names);
         return EXIT_OK;
     }
     let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
@@ -213,6 +213,6 @@ pub fn run(args: &WebserverArgs) -> i32 {
         WebServer::Apache => apache(&domains, &out, &cert, &key),
         WebServer::Caddy => caddy(&domains, &out),
     };
-    print!("{text}");
+    super::emit(&text);
     EXIT_OK
 }
