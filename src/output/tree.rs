@@ -181,13 +181,29 @@ fn make_dirs(out: &Path, rel: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Writes `content` to OUT/rel atomically: temporary file in the same
-/// directory, fsync, rename, fsync of the directory.
-pub fn write_atomic(out: &Path, rel: &str, content: &[u8]) -> Result<(), String> {
+/// A file written next to its target, waiting to be renamed over it.
+struct Staged {
+    rel: String,
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+/// Writes `content` to a temporary file beside OUT/rel (leftovers of an
+/// interrupted run are removed first; the lock keeps other runs out).
+fn stage(out: &Path, rel: &str, content: &[u8]) -> Result<Staged, String> {
     let dir = make_dirs(out, rel)?;
     let name = rel.rsplit('/').next().unwrap_or(rel);
+    let prefix = format!(".{name}.mailconf-");
+    if let Ok(rd) = fs::read_dir(&dir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) && n.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
     let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.mailconf-{}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
     let result = (|| -> io::Result<()> {
         let mut f = OpenOptions::new()
             .write(true)
@@ -196,17 +212,42 @@ pub fn write_atomic(out: &Path, rel: &str, content: &[u8]) -> Result<(), String>
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&tmp)?;
         f.write_all(content)?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, &target)?;
-        fs::File::open(&dir)?.sync_all()
+        f.set_permissions(fs::Permissions::from_mode(0o644))
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(format!("cannot write {}: {e}", target.display()));
+    match result {
+        Ok(()) => Ok(Staged {
+            rel: rel.to_string(),
+            tmp,
+            target,
+        }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(format!("cannot write {}: {e}", target.display()))
+        }
     }
-    Ok(())
+}
+
+fn commit(s: &Staged) -> Result<(), String> {
+    fs::rename(&s.tmp, &s.target).map_err(|e| {
+        let _ = fs::remove_file(&s.tmp);
+        format!("cannot write {}: {e}", s.target.display())
+    })
+}
+
+/// Flushes everything written on OUT's file system to disk (one call for
+/// the whole run instead of one per file: the data of every new file is on
+/// disk before any rename makes it visible).
+fn sync_out(out: &Path) -> io::Result<()> {
+    let d = fs::File::open(out)?;
+    rustix::fs::syncfs(&d).map_err(io::Error::from)
+}
+
+/// Writes one file atomically: temporary file, flush, rename, flush.
+pub fn write_atomic(out: &Path, rel: &str, content: &[u8]) -> Result<(), String> {
+    let s = stage(out, rel, content)?;
+    sync_out(out).map_err(|e| format!("cannot flush {}: {e}", out.display()))?;
+    commit(&s)?;
+    sync_out(out).map_err(|e| format!("cannot flush {}: {e}", out.display()))
 }
 
 /// Applies a plan, then records the files mailconf owns in the manifest.
@@ -220,15 +261,36 @@ pub fn apply(out: &Path, plan: &Plan, written: &[(String, String)]) -> Vec<(Stri
         ));
         return failed;
     }
+    // Write every new content beside its target, flush once, then rename
+    // each into place (rule M9.3): a crash at any moment leaves every file
+    // with its old or its new content.
+    let mut staged = Vec::new();
+    for c in &plan.changes {
+        if matches!(c.kind, ChangeKind::Create | ChangeKind::Update) {
+            match stage(out, &c.path, c.new.as_deref().unwrap_or("").as_bytes()) {
+                Ok(s) => staged.push(s),
+                Err(e) => failed.push((c.path.clone(), e)),
+            }
+        }
+    }
+    if let Err(e) = sync_out(out) {
+        for s in &staged {
+            let _ = fs::remove_file(&s.tmp);
+            failed.push((
+                s.rel.clone(),
+                format!("cannot flush {}: {e}", out.display()),
+            ));
+        }
+        staged.clear();
+    }
+    for s in &staged {
+        if let Err(e) = commit(s) {
+            failed.push((s.rel.clone(), e));
+        }
+    }
     for c in &plan.changes {
         match c.kind {
-            ChangeKind::Create | ChangeKind::Update => {
-                if let Err(e) =
-                    write_atomic(out, &c.path, c.new.as_deref().unwrap_or("").as_bytes())
-                {
-                    failed.push((c.path.clone(), e));
-                }
-            }
+            ChangeKind::Create | ChangeKind::Update | ChangeKind::Unchanged => {}
             ChangeKind::Remove => {
                 let p = out.join(&c.path);
                 if let Err(e) = fs::remove_file(&p) {
@@ -240,7 +302,6 @@ pub fn apply(out: &Path, plan: &Plan, written: &[(String, String)]) -> Vec<(Stri
                     remove_empty_parents(out, &c.path);
                 }
             }
-            ChangeKind::Unchanged => {}
         }
     }
     // The manifest keeps what was there and is still owned, plus what was
