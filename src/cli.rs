@@ -190,9 +190,13 @@ pub struct GenerateArgs {
     /// Remove files of domains no longer hosted (only files mailconf wrote).
     #[arg(long)]
     pub prune: bool,
-    /// Also report unchanged files.
+    /// Also report unchanged files, and print notes.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Exit with status 2 when there is any warning (an expired or
+    /// mismatching certificate, a service left out, ...), e.g. for monitoring.
+    #[arg(long)]
+    pub strict: bool,
     /// Output format of the summary and diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,

@@ -3,6 +3,7 @@
 //! the map of this crate.
 
 pub mod autoconfig;
+pub mod certs;
 pub mod cli;
 pub mod commands;
 pub mod diag;

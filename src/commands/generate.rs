@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::load::load;
-use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, print_diagnostics};
+use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, print_diagnostics, print_diagnostics_filtered};
 use crate::autoconfig::render::render;
 use crate::autoconfig::validate::validate;
 use crate::cli::{Format, GenerateArgs};
@@ -162,7 +162,7 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
             .diags
             .push(Diagnostic::error("write_failed", format!("{path}: {why}")));
     }
-    print_diagnostics(&loaded.diags, &loaded.sources, json);
+    print_diagnostics_filtered(&loaded.diags, &loaded.sources, json, args.verbose);
     let mut stdout = std::io::stdout().lock();
     for c in &plan.changes {
         if failed.iter().any(|(p, _)| p == &c.path) {
@@ -201,7 +201,11 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
             let _ = write!(stdout, "{}", diff.unified_diff().header(&a, &b));
         }
     }
-    if loaded.diags.has_errors() || !failed.is_empty() {
+    let warned = loaded
+        .diags
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Warning);
+    if loaded.diags.has_errors() || !failed.is_empty() || (args.strict && warned) {
         EXIT_ERROR
     } else if check && plan.has_changes() {
         EXIT_CHANGES

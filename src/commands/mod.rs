@@ -36,9 +36,23 @@ fn emit_err(text: &str) {
 /// Prints diagnostics to stderr: rustc-style (coloured only on a terminal
 /// and without `NO_COLOR`), or JSON lines.
 pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, as_json: bool) {
+    print_diagnostics_filtered(diags, sources, as_json, true);
+}
+
+/// The same; `notes` false leaves notes out of the human form (hooks run
+/// generate often; its notes are for `--verbose` and `inspect`).
+pub fn print_diagnostics_filtered(
+    diags: &Diagnostics,
+    sources: &SourceMap,
+    as_json: bool,
+    notes: bool,
+) {
     let stderr = std::io::stderr();
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     for d in diags.iter() {
+        if !as_json && !notes && d.severity == crate::diag::Severity::Note {
+            continue;
+        }
         if as_json {
             emit_err(&format!("{}\n", json::render(d, sources)));
         } else {

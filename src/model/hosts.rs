@@ -1,65 +1,369 @@
-//! Server host names (rule M7): per domain and per protocol, overrides
-//! first (M7.5), then what the daemons call themselves. Written in lower
-//! case, as A-labels, without a trailing dot (M7.4).
+//! Server host names (rule M7): per domain and per protocol.
 //!
-//! Certificates and SNI (M7.2, M7.3) refine this choice; until they are
-//! read, the name is `myhostname` (Postfix) or Dovecot's `hostname`.
+//! 1. An override (`--hostname`, mailconf.toml, per domain and protocol)
+//!    wins (M7.5).
+//! 2. Else an SNI name the daemon has for the domain (Dovecot `local_name`,
+//!    Postfix `tls_server_sni_maps` keys) that is the domain or under it;
+//!    among several, the one the other daemon also uses, then `mail.`,
+//!    then the protocol's usual first label. A Postfix `.D` parent key
+//!    covers any name under D, so it takes the name Dovecot uses (M7.2).
+//! 3. Else the daemon's own name: `myhostname` (Postfix), `hostname` or
+//!    `myhostname` (Dovecot).
+//!
+//! The certificate that daemon presents for the chosen name is then read:
+//! a name it does not cover, or an expired certificate, is a warning naming
+//! both the setting and the certificate file; an unreadable certificate is
+//! a note (M7.3). Names are written lower case, as A-labels, without a
+//! trailing dot (M7.4).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use super::domains::normalize_hostname;
-use super::{Fact, Inputs, Model, Protocol, Source};
+use super::{Daemon, Fact, Inputs, Model, Protocol, Source};
+use crate::certs::{self, CertInfo};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::dovecot::DovecotConf;
 use crate::options::Options;
-use crate::postfix::expand::Expander;
+use crate::postfix::PostfixConf;
+use crate::postfix::expand::{Expander, Scope};
+use crate::postfix::tables::{Listing, list_table};
+use crate::source::{Root, SourceMap};
 
-/// The names the daemons use for themselves.
-struct Defaults {
-    postfix: Option<Fact<String>>,
-    dovecot: Option<Fact<String>>,
+/// A certificate a daemon is told to use.
+#[derive(Clone, Debug)]
+struct CertRef {
+    /// As written (absolute, or relative to `base`).
+    path: String,
+    base: Option<PathBuf>,
+    /// The setting that names it.
+    source: Source,
 }
 
-fn daemon_names(inputs: &Inputs, diags: &mut Diagnostics) -> Defaults {
-    let postfix = inputs.postfix.as_ref().and_then(|pf| {
-        let scope = pf.main_scope();
-        let mut e = Expander::new(&scope);
-        match e.value("myhostname") {
-            Ok(Some(v)) => Some(Fact::new(
-                v,
-                pf.setting("myhostname").map_or_else(
-                    || {
-                        Source::Default(format!(
-                            "Postfix's myhostname default, from {}",
-                            pf.host.source
-                        ))
-                    },
-                    |a| Source::at(pf.main_file, a.span),
-                ),
-            )),
-            Ok(None) => None,
-            Err(err) => {
-                diags.push(pf.expand_diag(&err, "expansion_error"));
-                None
+#[derive(Clone, Debug)]
+struct Sni {
+    /// Lower case; `.parent` (Postfix) or `*.parent` (Dovecot) patterns too.
+    name: String,
+    certs: Vec<CertRef>,
+    source: Source,
+}
+
+#[derive(Clone, Debug, Default)]
+struct DaemonTls {
+    name: Option<Fact<String>>,
+    default_certs: Vec<CertRef>,
+    sni: Vec<Sni>,
+}
+
+impl DaemonTls {
+    /// SNI names that are `domain` or under it (not patterns, not web
+    /// names).
+    fn exact_under(&self, domain: &str) -> Vec<&Sni> {
+        self.sni
+            .iter()
+            .filter(|s| !s.name.starts_with('.') && !s.name.starts_with("*."))
+            .filter(|s| s.name == domain || s.name.ends_with(&format!(".{domain}")))
+            .filter(|s| !s.name.starts_with("autoconfig.") && !s.name.starts_with("autodiscover."))
+            .collect()
+    }
+
+    /// A `.parent` (or `*.parent`) entry covering names under `domain`.
+    fn parent_for(&self, domain: &str) -> Option<&Sni> {
+        self.sni.iter().find(|s| {
+            let p = s.name.trim_start_matches('*').trim_start_matches('.');
+            (s.name.starts_with('.') || s.name.starts_with("*."))
+                && (domain == p || domain.ends_with(&format!(".{p}")))
+        })
+    }
+
+    /// The certificates presented for `host`.
+    fn certs_for(&self, host: &str) -> (&[CertRef], Option<&Source>) {
+        for s in &self.sni {
+            let hit = if let Some(p) = s.name.strip_prefix("*.") {
+                host.split_once('.').is_some_and(|(_, rest)| rest == p)
+            } else if let Some(p) = s.name.strip_prefix('.') {
+                host.ends_with(&format!(".{p}"))
+            } else {
+                s.name == host
+            };
+            if hit {
+                return (&s.certs, Some(&s.source));
             }
         }
-    });
-    let dovecot = inputs.dovecot.as_ref().and_then(|d| {
-        let v = d.global("hostname");
-        (!v.text.is_empty()).then(|| {
-            Fact::new(
-                v.text.clone(),
-                super::auth::loc_source(v.loc, "Dovecot's hostname"),
-            )
-        })
-    });
-    Defaults { postfix, dovecot }
+        (&self.default_certs, None)
+    }
 }
 
-pub fn assign(model: &mut Model, inputs: &Inputs, options: &Options, diags: &mut Diagnostics) {
-    let defaults = daemon_names(inputs, diags);
-    let mut reported: Vec<String> = Vec::new();
+fn postfix_tls(
+    pf: &PostfixConf,
+    service: Option<usize>,
+    root: &Root,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> DaemonTls {
+    let main = pf.main_scope();
+    let svc = service.map(|i| pf.service_scope(i));
+    let scope: &dyn Scope = match &svc {
+        Some(s) => s,
+        None => &main,
+    };
+    let get = |name: &str, diags: &mut Diagnostics| -> String {
+        match Expander::new(scope).value(name) {
+            Ok(v) => v.unwrap_or_default(),
+            Err(e) => {
+                diags.push(pf.expand_diag(&e, "expansion_error"));
+                String::new()
+            }
+        }
+    };
+    let at = |name: &str| {
+        pf.decided_at(service, name).map_or(
+            Source::Default(format!("Postfix's default {name}")),
+            |(f, s)| Source::at(f, s),
+        )
+    };
+    let mut t = DaemonTls::default();
+    let myhostname = get("myhostname", diags);
+    if !myhostname.is_empty() {
+        let src = pf.setting("myhostname").map_or_else(
+            || {
+                Source::Default(format!(
+                    "Postfix's myhostname default, from {}",
+                    pf.host.source
+                ))
+            },
+            |a| Source::at(pf.main_file, a.span),
+        );
+        t.name = Some(Fact::new(myhostname, src));
+    }
+    let split = |v: &str| -> Vec<String> {
+        v.split([',', ' ', '\t', '\r', '\n'])
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let chain = get("smtpd_tls_chain_files", diags);
+    if !chain.is_empty() {
+        let src = at("smtpd_tls_chain_files");
+        t.default_certs = split(&chain)
+            .into_iter()
+            .map(|p| CertRef {
+                path: p,
+                base: None,
+                source: src.clone(),
+            })
+            .collect();
+    } else {
+        for name in ["smtpd_tls_cert_file", "smtpd_tls_eccert_file"] {
+            let v = get(name, diags);
+            if !v.is_empty() && v != "none" {
+                t.default_certs.push(CertRef {
+                    path: v,
+                    base: None,
+                    source: at(name),
+                });
+            }
+        }
+    }
+    let sni_maps = get("tls_server_sni_maps", diags);
+    if !sni_maps.is_empty()
+        && let Listing::Keys(keys) = list_table(&sni_maps, root, sources, diags)
+    {
+        for k in keys {
+            let source =
+                k.at.map_or(at("tls_server_sni_maps"), |(f, s)| Source::at(f, s));
+            t.sni.push(Sni {
+                name: k.key.to_ascii_lowercase(),
+                certs: split(&k.value)
+                    .into_iter()
+                    .map(|p| CertRef {
+                        path: p,
+                        base: None,
+                        source: source.clone(),
+                    })
+                    .collect(),
+                source,
+            });
+        }
+    }
+    t
+}
+
+fn dovecot_tls(d: &DovecotConf, fallback: Option<&Fact<String>>, sources: &SourceMap) -> DaemonTls {
+    let mut t = DaemonTls::default();
+    let h = d.global("hostname");
+    t.name = if h.text.is_empty() {
+        fallback.cloned()
+    } else {
+        Some(Fact::new(
+            h.text.clone(),
+            super::auth::loc_source(h.loc, "Dovecot's hostname"),
+        ))
+    };
+    let key = if d.version.is_2_4() {
+        "ssl_server_cert_file"
+    } else {
+        "ssl_cert"
+    };
+    let cert_ref = |s: &crate::dovecot::Setting| -> Option<CertRef> {
+        let path = if d.version.is_2_4() {
+            s.value.clone()
+        } else {
+            s.file_ref.clone()?
+        };
+        if path.is_empty() {
+            return None;
+        }
+        let loc = s.loc?;
+        Some(CertRef {
+            path,
+            base: sources.get(loc.file).path.parent().map(Path::to_path_buf),
+            source: Source::at(loc.file, loc.span),
+        })
+    };
+    if let Some(s) = d.tree.get(key) {
+        t.default_certs.extend(cert_ref(s));
+    }
+    for ln in d.tree.children_of("local_name") {
+        let Some(names) = &ln.name else { continue };
+        let certs: Vec<CertRef> = ln.get(key).and_then(cert_ref).into_iter().collect();
+        let source = ln.loc.map_or(Source::Default("local_name".into()), |l| {
+            Source::at(l.file, l.span)
+        });
+        for n in names.split(' ').filter(|n| !n.is_empty()) {
+            t.sni.push(Sni {
+                name: n.to_ascii_lowercase(),
+                certs: if certs.is_empty() {
+                    t.default_certs.clone()
+                } else {
+                    certs.clone()
+                },
+                source: source.clone(),
+            });
+        }
+    }
+    t
+}
+
+/// Among several SNI names under a domain: the one the other daemon also
+/// has, then `mail.`, then the protocol's usual first label, then the first
+/// in name order.
+fn pick<'a>(cands: &[&'a Sni], other: &[&Sni], protocol: Protocol) -> &'a Sni {
+    if let Some(c) = cands
+        .iter()
+        .find(|c| other.iter().any(|o| o.name == c.name))
+    {
+        return c;
+    }
+    let labels: &[&str] = match protocol {
+        Protocol::Smtp => &["mail", "smtp", "mx"],
+        Protocol::Imap => &["mail", "imap"],
+        Protocol::Pop3 => &["mail", "pop", "pop3", "imap"],
+    };
+    for l in labels {
+        if let Some(c) = cands.iter().find(|c| c.name.starts_with(&format!("{l}."))) {
+            return c;
+        }
+    }
+    let mut sorted = cands.to_vec();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted[0]
+}
+
+/// Reads certificates, once each.
+struct CertCache<'a> {
+    root: &'a Root,
+    read: HashMap<PathBuf, Result<CertInfo, String>>,
+}
+
+impl CertCache<'_> {
+    /// The first certificate among `refs` (a chain list holds the key too).
+    fn get(&mut self, refs: &[CertRef]) -> Option<(CertRef, PathBuf, Result<CertInfo, String>)> {
+        let mut last = None;
+        for r in refs {
+            let real = match &r.base {
+                Some(b) if !r.path.starts_with('/') => self.root.resolve_from(b, &r.path),
+                _ => self.root.resolve(&r.path),
+            };
+            let real = match real {
+                Ok(p) => p,
+                Err(e) => {
+                    last = Some((r.clone(), PathBuf::from(&r.path), Err(e.to_string())));
+                    continue;
+                }
+            };
+            let res = self
+                .read
+                .entry(real.clone())
+                .or_insert_with(|| certs::read(&real))
+                .clone();
+            let ok = res.is_ok();
+            last = Some((r.clone(), real, res));
+            if ok {
+                break;
+            }
+        }
+        last
+    }
+}
+
+pub fn assign(
+    model: &mut Model,
+    inputs: &Inputs,
+    options: &Options,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) {
+    let entries = model.entries();
+    let daemon_of = |p: Protocol| {
+        entries
+            .iter()
+            .find(|e| e.protocol == p)
+            .map(|e| (e.daemon, e.master_index))
+    };
+    let smtp_service = daemon_of(Protocol::Smtp).and_then(|(_, i)| i);
+    let postfix = inputs
+        .postfix
+        .as_ref()
+        .map(|pf| postfix_tls(pf, smtp_service, &inputs.root, sources, diags));
+    let dovecot = inputs
+        .dovecot
+        .as_ref()
+        .map(|d| dovecot_tls(d, postfix.as_ref().and_then(|p| p.name.as_ref()), sources));
+    let daemons: Vec<(Protocol, Daemon)> = [Protocol::Imap, Protocol::Pop3, Protocol::Smtp]
+        .into_iter()
+        .map(|p| {
+            let d = daemon_of(p)
+                .map(|(d, _)| d)
+                .unwrap_or(if p == Protocol::Smtp {
+                    Daemon::Postfix
+                } else {
+                    Daemon::Dovecot
+                });
+            (p, d)
+        })
+        .collect();
+    let mut cache = CertCache {
+        root: &inputs.root,
+        read: HashMap::new(),
+    };
+    let now = certs::now();
+    let mut reported: HashSet<(String, String, &'static str)> = HashSet::new();
+    let empty = DaemonTls::default();
     for domain in &mut model.domains {
         let dopts = options.domains.get(&domain.name);
-        for p in [Protocol::Imap, Protocol::Pop3, Protocol::Smtp] {
-            let chosen: Option<Fact<String>> = dopts
+        for &(p, daemon) in &daemons {
+            let (own, other) = match daemon {
+                Daemon::Postfix => (
+                    postfix.as_ref().unwrap_or(&empty),
+                    dovecot.as_ref().unwrap_or(&empty),
+                ),
+                Daemon::Dovecot => (
+                    dovecot.as_ref().unwrap_or(&empty),
+                    postfix.as_ref().unwrap_or(&empty),
+                ),
+            };
+            let over = dopts
                 .and_then(|d| {
                     d.hostnames
                         .iter()
@@ -82,17 +386,27 @@ pub fn assign(model: &mut Model, inputs: &Inputs, options: &Options, diags: &mut
                         .find(|(q, _, _)| *q == Some(p))
                         .or_else(|| options.hostnames.iter().find(|(q, _, _)| q.is_none()))
                         .map(|(_, h, why)| Fact::new(h.clone(), Source::Option(why.clone())))
-                })
-                .or_else(|| match p {
-                    Protocol::Smtp => defaults.postfix.clone().or(defaults.dovecot.clone()),
-                    _ => defaults.dovecot.clone().or(defaults.postfix.clone()),
                 });
+            let chosen: Option<Fact<String>> = over.or_else(|| {
+                let own_c = own.exact_under(&domain.name);
+                let other_c = other.exact_under(&domain.name);
+                if !own_c.is_empty() {
+                    let s = pick(&own_c, &other_c, p);
+                    return Some(Fact::new(s.name.clone(), s.source.clone()));
+                }
+                if let Some(parent) = own.parent_for(&domain.name)
+                    && !other_c.is_empty()
+                {
+                    let s = pick(&other_c, &[], p);
+                    return Some(Fact::new(s.name.clone(), parent.source.clone()));
+                }
+                own.name.clone().or_else(|| other.name.clone())
+            });
             let Some(fact) = chosen else { continue };
-            match normalize_hostname(&fact.value) {
-                Ok(h) => domain.hosts.push((p, Fact::new(h, fact.source))),
+            let host = match normalize_hostname(&fact.value) {
+                Ok(h) => h,
                 Err(e) => {
-                    if !reported.contains(&fact.value) {
-                        reported.push(fact.value.clone());
+                    if reported.insert((fact.value.clone(), String::new(), "invalid_hostname")) {
                         let mut d = Diagnostic::error(
                             "invalid_hostname",
                             format!(
@@ -106,7 +420,63 @@ pub fn assign(model: &mut Model, inputs: &Inputs, options: &Options, diags: &mut
                         }
                         diags.push(d);
                     }
+                    continue;
                 }
+            };
+            let (refs, _) = own.certs_for(&host);
+            if let Some((cref, real, res)) = cache.get(refs) {
+                check_cert(&host, p, &cref, &real, res, now, &mut reported, diags);
+            }
+            domain.hosts.push((p, Fact::new(host, fact.source)));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_cert(
+    host: &str,
+    p: Protocol,
+    cref: &CertRef,
+    real: &Path,
+    res: Result<CertInfo, String>,
+    now: i64,
+    reported: &mut HashSet<(String, String, &'static str)>,
+    diags: &mut Diagnostics,
+) {
+    let at = |d: Diagnostic| match &cref.source {
+        Source::File { file, span } => d.at(*file, *span, "certificate named here"),
+        _ => d,
+    };
+    let file = real.display().to_string();
+    match res {
+        Err(e) => {
+            if reported.insert((String::new(), file.clone(), "cert_unreadable")) {
+                diags.push(at(Diagnostic::note(
+                    "cert_unreadable",
+                    format!("cannot read the certificate {} ({e}); the host names using it are not checked", cref.path),
+                )));
+            }
+        }
+        Ok(info) => {
+            if !info.covers(host)
+                && reported.insert((host.to_string(), file.clone(), "cert_name_mismatch"))
+            {
+                diags.push(at(Diagnostic::warning(
+                    "cert_name_mismatch",
+                    format!(
+                        "the {} host `{host}` is not covered by the certificate {} (it is valid for: {}): clients will refuse the connection",
+                        p.name().to_uppercase(),
+                        cref.path,
+                        if info.names.is_empty() { "no name".to_string() } else { info.names.join(", ") }
+                    ),
+                )
+                .help("use a certificate that names this host, or choose another host name with --hostname or in mailconf.toml")));
+            }
+            if info.expired(now) && reported.insert((String::new(), file, "cert_expired")) {
+                diags.push(at(Diagnostic::warning(
+                    "cert_expired",
+                    format!("the certificate {} (used for `{host}`) has expired: clients will refuse the connection", cref.path),
+                )));
             }
         }
     }

@@ -169,6 +169,7 @@ pub fn endpoints(
             protocol,
             daemon: Daemon::Dovecot,
             service: format!("{}/{}", l.service, l.name),
+            master_index: None,
             port: Fact::new(port, port_source),
             socket: Fact::new(socket, tls_source),
             mechanisms,

@@ -157,6 +157,8 @@ pub struct Endpoint {
     pub daemon: Daemon,
     /// `submission/inet`, `imap-login/imaps`, ...
     pub service: String,
+    /// The master.cf entry (Postfix endpoints), for per-service settings.
+    pub master_index: Option<usize>,
     /// The port clients connect to (after `--public-port`).
     pub port: Fact<u16>,
     pub socket: Fact<SocketType>,
@@ -412,6 +414,6 @@ pub fn build(
         offer_pop3: options.offer_pop3,
         alternatives: options.alternatives,
     };
-    hosts::assign(&mut model, inputs, options, diags);
+    hosts::assign(&mut model, inputs, options, sources, diags);
     model
 }

@@ -352,6 +352,7 @@ pub fn endpoints(
             protocol: Protocol::Smtp,
             daemon: Daemon::Postfix,
             service: format!("{}/inet", s.name()),
+            master_index: Some(i),
             port: Fact::new(port, port_source),
             socket: Fact::new(socket, tls_decided),
             mechanisms: Fact::new(mechs, mech_source),

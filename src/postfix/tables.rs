@@ -21,6 +21,7 @@ use crate::source::{FileId, Root, SourceMap, read_text};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Key {
     pub key: String,
+    pub value: String,
     /// The source line, when the key came from a file.
     pub at: Option<(FileId, Span)>,
 }
@@ -60,6 +61,7 @@ pub fn list_table(
                     .into_iter()
                     .map(|e| Key {
                         key: e.key,
+                        value: e.value,
                         at: None,
                     })
                     .collect(),
@@ -147,6 +149,7 @@ fn read_source(
             .into_iter()
             .map(|r| Key {
                 key: r.key,
+                value: r.value,
                 at: Some((id, r.key_span)),
             })
             .collect(),

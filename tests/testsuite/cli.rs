@@ -356,3 +356,117 @@ fn hostile_domain_names_never_become_paths_or_markup() {
     // A-label, never as raw Unicode.
     assert!(!out.join("раураl.example").exists());
 }
+
+/// Issue 5: per-domain host names from SNI, certificate checks with both
+/// file names, `check --strict`, and a note for an unreadable certificate.
+#[test]
+fn certificates_decide_and_check_host_names() {
+    let s = Scratch::new("certs");
+    let root = s.path().join("root");
+    copy_tree(&case_root("sni-multidomain"), &root);
+    let make = |cert: &str, key: &str, names: &[&str], expired: bool| {
+        crate::deployments::make_cert(
+            &root,
+            cert,
+            key,
+            &names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            expired,
+        )
+    };
+    make(
+        "/etc/ssl/mail/mx.hosting.example.pem",
+        "/etc/ssl/private/mx.hosting.example.key",
+        &["mx.hosting.example"],
+        false,
+    );
+    make(
+        "/etc/ssl/mail/example.com.pem",
+        "/etc/ssl/private/example.com.key",
+        &["mail.example.com", "imap.example.com"],
+        false,
+    );
+    make(
+        "/etc/ssl/mail/example.net.pem",
+        "/etc/ssl/private/example.net.key",
+        &["mail.example.net"],
+        true,
+    );
+    make(
+        "/etc/ssl/mail/example.net-imap.pem",
+        "/etc/ssl/private/example.net-imap.key",
+        &["webmail.example.net"],
+        false,
+    );
+    // shop.example's certificate is missing: a note, and no guess.
+    let out = s.path().join("www");
+    let check = |extra: &[&str]| {
+        mailconf()
+            .arg("check")
+            .arg("--root")
+            .arg(&root)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let r = check(&["--format", "json"]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "changes pending, warnings allowed"
+    );
+    let err = text(&r.stderr);
+    let mismatch = err
+        .lines()
+        .find(|l| l.contains("\"cert_name_mismatch\""))
+        .expect(&err);
+    assert!(
+        mismatch.contains("50-sni.conf") && mismatch.contains("example.net-imap.pem"),
+        "both file names: {mismatch}"
+    );
+    let expired = err
+        .lines()
+        .find(|l| l.contains("\"cert_expired\""))
+        .expect(&err);
+    assert!(
+        expired.contains("sni_maps") && expired.contains("example.net.pem"),
+        "{expired}"
+    );
+    let note = err
+        .lines()
+        .find(|l| l.contains("\"cert_unreadable\""))
+        .expect(&err);
+    assert!(
+        note.contains("\"note\"") && note.contains("shop.example.pem"),
+        "{note}"
+    );
+    // --strict turns the warnings into a failing exit status.
+    assert_eq!(check(&["--strict"]).status.code(), Some(2));
+    // The names: SNI where configured, myhostname elsewhere.
+    let r = mailconf()
+        .args(["inspect", "--format", "json", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let host = |d: &str, p: &str| {
+        v["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == d)
+            .unwrap()["hosts"][p]["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(host("example.com", "imap"), "mail.example.com");
+    assert_eq!(host("example.com", "smtp"), "mail.example.com");
+    assert_eq!(
+        host("shop.example", "smtp"),
+        "mail.shop.example",
+        "the .shop.example parent key takes Dovecot's name"
+    );
+    assert_eq!(host("other.example", "imap"), "mx.hosting.example");
+}

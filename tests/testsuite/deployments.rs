@@ -16,6 +16,36 @@ use crate::util::{Scratch, fixture_dirs, mailconf, text};
 #[derive(serde::Deserialize)]
 struct Case {
     run: Vec<Run>,
+    #[serde(default)]
+    cert: Vec<Cert>,
+}
+
+/// A certificate made at test time (never committed: no private key in
+/// the repository looks real).
+#[derive(serde::Deserialize)]
+struct Cert {
+    /// Server paths under case.in.
+    cert: String,
+    key: String,
+    names: Vec<String>,
+    #[serde(default)]
+    expired: bool,
+}
+
+/// Writes a self-signed certificate and its key under `root`.
+pub fn make_cert(root: &Path, cert_path: &str, key_path: &str, names: &[String], expired: bool) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    for (path, content) in [(cert_path, cert.pem()), (key_path, key.serialize_pem())] {
+        let p = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -94,7 +124,13 @@ fn check_case(dir: PathBuf) -> Vec<String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap())
         .unwrap_or_else(|e| panic!("{name}/case.toml: {e}"));
-    let root = dir.join("case.in");
+    // A copy of the tree, with the case's certificates generated into it.
+    let tree_copy = Scratch::new("deploy-root");
+    let root = tree_copy.path().join("case.in");
+    crate::util::copy_tree(&dir.join("case.in"), &root);
+    for c in &case.cert {
+        make_cert(&root, &c.cert, &c.key, &c.names, c.expired);
+    }
     let bless = std::env::var_os("MAILCONF_BLESS").is_some();
     let mut failures = Vec::new();
     for run in case.run {
