@@ -184,6 +184,12 @@ fn run_dir(format: &str, dump: fn(&str) -> (String, bool)) {
     let mut failures = Vec::new();
     let mut count = 0;
     for (sub, want_errors) in [("ok", false), ("err", true)] {
+        // Git keeps no empty directories: a format whose reader never
+        // reports errors (table sources, like postmap, skip bad lines) has
+        // no err/ directory at all. Every format must have ok/ cases.
+        if want_errors && !base.join(sub).exists() {
+            continue;
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(base.join(sub))
             .unwrap_or_else(|e| panic!("{}: {e}", base.join(sub).display()))
             .map(|e| e.unwrap().path())
