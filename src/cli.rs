@@ -172,6 +172,14 @@ pub struct ModelArgs {
     /// Write files for domains that lack an incoming or an outgoing server.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Do not connect to the SQL and LDAP servers that hold domain tables
+    /// (for example when reading a copy of another server's /etc).
+    #[arg(long)]
+    pub no_query_databases: bool,
+    /// Seconds to wait for a database server to connect or to answer a
+    /// query [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub database_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ pub mod autoconfig;
 pub mod certs;
 pub mod cli;
 pub mod commands;
+pub mod db;
 pub mod diag;
 pub mod dovecot;
 pub mod host;

@@ -6,11 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use mailconf_parsers::Span;
 use serde::Deserialize;
 
 use crate::cli::{ModelArgs, UsernameForm as CliUsername};
+use crate::db::Access;
 use crate::diag::{Diagnostic, Diagnostics, Fatal};
 use crate::model::{AuthValue, Protocol, UsernameForm};
 use crate::source::{Root, SourceMap, read_text};
@@ -47,6 +49,8 @@ struct File {
     hostnames: HostNames,
     username: Option<String>,
     offer_pop3: Option<bool>,
+    query_databases: Option<bool>,
+    database_timeout: Option<u64>,
     #[serde(default)]
     authentication: Vec<String>,
     documentation_url: Option<String>,
@@ -82,6 +86,8 @@ pub struct Options {
     pub display_short_name: Option<String>,
     pub extra_auth: Vec<AuthValue>,
     pub documentation_url: Option<String>,
+    /// Querying the SQL and LDAP servers of domain tables (issue 7).
+    pub databases: Access,
     pub domains: BTreeMap<String, DomainOptions>,
     /// The configuration file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -144,6 +150,12 @@ impl Options {
                 }
             };
             o.public_ports.insert(svc.to_string(), port);
+        }
+        if args.no_query_databases {
+            o.databases.enabled = false;
+        }
+        if let Some(t) = args.database_timeout {
+            o.databases.timeout = Duration::from_secs(t.max(1));
         }
         o.alternatives = args.alternatives;
         o.allow_incomplete = args.allow_incomplete;
@@ -210,6 +222,12 @@ impl Options {
                 }
             };
             self.username = Some((form, label("username")));
+        }
+        if let Some(q) = f.query_databases {
+            self.databases.enabled = q;
+        }
+        if let Some(t) = f.database_timeout {
+            self.databases.timeout = Duration::from_secs(t.max(1));
         }
         if let Some(p) = f.offer_pop3 {
             self.offer_pop3 = p;

@@ -10,5 +10,6 @@ pub mod glob;
 pub mod settings;
 pub mod tree;
 pub mod units;
+pub mod user_db;
 
 pub use tree::{DovecotConf, Node, Setting, Version};

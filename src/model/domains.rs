@@ -12,15 +12,22 @@
 //! reads M2.2's "never hosted: relay_domains" as "listed only in
 //! relay_domains", which is what Postfix does.
 
+use std::collections::HashMap;
+
 use mailconf_parsers::postfix::list::{Item, parse_list};
+use mailconf_parsers::postfix::table_ref::parse_table_ref;
 
 use super::{Excluded, Source};
+use crate::db::Access;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::dovecot::user_db::{UserDomains, user_domains};
 use crate::model::Inputs;
 use crate::options::Options;
 use crate::postfix::PostfixConf;
+use crate::postfix::client_file::Kind;
+use crate::postfix::db_table::{self, DbTable};
 use crate::postfix::expand::Expander;
-use crate::postfix::tables::{Listing, list_table};
+use crate::postfix::tables::{Key, Listing, list_table};
 use crate::source::{Root, SourceMap, read_text};
 
 /// Lower-cases `name`, converts it to A-labels and checks that it is a DNS
@@ -121,6 +128,9 @@ pub fn normalize_hostname(name: &str) -> Result<String, String> {
 
 enum ItemKind {
     Names(Vec<(String, Source)>),
+    /// A database table, asked about each name (alias and relay lists
+    /// only need membership, and asking is exact and cheap).
+    Lookup(String),
     /// Matches every name (`static:`).
     Everything,
     /// Could not be listed.
@@ -139,35 +149,11 @@ struct DomainList {
 }
 
 impl DomainList {
-    /// First match wins; `None` when no entry says yes or no.
-    fn member(&self, name: &str) -> Option<bool> {
-        for i in &self.items {
-            let hit = match &i.kind {
-                ItemKind::Names(n) => n.iter().any(|(x, _)| x == name),
-                ItemKind::Everything => true,
-                ItemKind::Unknown => false,
-            };
-            if hit {
-                return Some(!i.negated);
-            }
-        }
-        None
-    }
-
-    /// `relay_domains` is a domain list: by default (it is in
-    /// `parent_domain_matches_subdomains`) `example.com` also matches every
-    /// subdomain.
-    fn member_parent_style(&self, name: &str) -> bool {
-        let mut n = name;
-        loop {
-            if self.member(n) == Some(true) {
-                return true;
-            }
-            match n.split_once('.') {
-                Some((_, parent)) if parent.contains('.') => n = parent,
-                _ => return false,
-            }
-        }
+    /// Does a positive entry name a table whose keys could not be read?
+    fn incomplete(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| !i.negated && matches!(i.kind, ItemKind::Unknown))
     }
 
     fn positive_names(&self) -> impl Iterator<Item = &(String, Source)> {
@@ -186,11 +172,85 @@ struct Reader<'a> {
     root: &'a Root,
     sources: &'a mut SourceMap,
     diags: &'a mut Diagnostics,
+    access: &'a Access,
     /// Warn about tables that cannot be listed.
     warn: bool,
+    /// Keys that database tables accept only as alias domains.
+    aliases: Vec<String>,
+    /// Name lists whose database tables are asked rather than listed.
+    membership: bool,
+    /// Database tables opened for [`ItemKind::Lookup`]; `None` once one
+    /// failed (reported once).
+    tables: HashMap<String, Option<DbTable>>,
 }
 
 impl Reader<'_> {
+    /// First match wins; `None` when no entry says yes or no.
+    fn member(&mut self, list: &DomainList, name: &str) -> Option<bool> {
+        for i in &list.items {
+            let hit = match &i.kind {
+                ItemKind::Names(n) => n.iter().any(|(x, _)| x == name),
+                ItemKind::Lookup(spec) => self.lookup(spec, name),
+                ItemKind::Everything => true,
+                ItemKind::Unknown => false,
+            };
+            if hit {
+                return Some(!i.negated);
+            }
+        }
+        None
+    }
+
+    /// `relay_domains` is a domain list: by default (it is in
+    /// `parent_domain_matches_subdomains`) `example.com` also matches every
+    /// subdomain.
+    fn member_parent_style(&mut self, list: &DomainList, name: &str) -> bool {
+        let mut n = name;
+        loop {
+            if self.member(list, n) == Some(true) {
+                return true;
+            }
+            match n.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => n = parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Postfix's lookup of `name` in the database table `spec`.
+    fn lookup(&mut self, spec: &str, name: &str) -> bool {
+        if !self.tables.contains_key(spec) {
+            let table = parse_table_ref(spec)
+                .and_then(|t| t.unproxied())
+                .and_then(|t| Some((Kind::parse(t.kind)?, t.name)))
+                .and_then(|(kind, path)| {
+                    db_table::open(
+                        kind,
+                        spec,
+                        path,
+                        self.root,
+                        self.sources,
+                        self.diags,
+                        self.access,
+                    )
+                    .ok()
+                });
+            self.tables.insert(spec.to_string(), table);
+        }
+        let Some(slot) = self.tables.get_mut(spec) else {
+            return false;
+        };
+        let Some(table) = slot else { return false };
+        match table.accepts(name) {
+            Ok(yes) => yes,
+            Err(e) => {
+                table.report(&e, self.diags);
+                *slot = None;
+                false
+            }
+        }
+    }
+
     fn list(
         &mut self,
         param: &str,
@@ -216,18 +276,33 @@ impl Reader<'_> {
                     kind: ItemKind::Names(vec![(p, source.clone())]),
                 }),
                 Item::File(path) => out.extend(self.file(param, &path, source, neg, depth)),
+                Item::Table(spec) if self.membership && is_database(&spec) => {
+                    out.push(ListItem {
+                        negated: neg,
+                        kind: ItemKind::Lookup(spec),
+                    });
+                }
                 Item::Table(spec) => {
-                    let kind = match list_table(&spec, self.root, self.sources, self.diags) {
-                        Listing::Keys(keys) => ItemKind::Names(
-                            keys.into_iter()
-                                .filter(|k| !k.key.contains('@'))
-                                .map(|k| {
-                                    let s =
-                                        k.at.map_or(source.clone(), |(f, sp)| Source::at(f, sp));
-                                    (k.key, s)
-                                })
-                                .collect(),
-                        ),
+                    let listing =
+                        list_table(&spec, self.root, self.sources, self.diags, self.access);
+                    let names = |keys: Vec<Key>| {
+                        keys.into_iter()
+                            .filter(|k| !k.key.contains('@'))
+                            .map(|k| {
+                                let s = k.at.map_or(source.clone(), |(f, sp)| Source::at(f, sp));
+                                (k.key, s)
+                            })
+                            .collect::<Vec<_>>()
+                    };
+                    let kind = match listing {
+                        Listing::Keys(keys) => ItemKind::Names(names(keys)),
+                        Listing::Queried { keys, aliases } => {
+                            self.aliases.extend(aliases.iter().map(|k| k.key.clone()));
+                            let mut all = names(keys);
+                            all.extend(names(aliases));
+                            ItemKind::Names(all)
+                        }
+                        Listing::Failed => ItemKind::Unknown,
                         Listing::Everything => {
                             self.not_enumerable(param, &spec, "it matches every domain", source);
                             ItemKind::Everything
@@ -315,6 +390,13 @@ impl Reader<'_> {
     }
 }
 
+/// Is `spec` a table kept in a database server?
+fn is_database(spec: &str) -> bool {
+    parse_table_ref(spec)
+        .and_then(|t| t.unproxied())
+        .is_some_and(|t| Kind::parse(t.kind).is_some())
+}
+
 /// The hosted domains, and the names left out with the reason.
 pub fn hosted(
     inputs: &Inputs,
@@ -325,7 +407,20 @@ pub fn hosted(
     let mut found: Vec<(String, Source)> = Vec::new();
     let mut excluded: Vec<Excluded> = Vec::new();
     if let Some(pf) = &inputs.postfix {
-        postfix_domains(pf, &inputs.root, sources, diags, &mut found, &mut excluded);
+        let users = inputs
+            .dovecot
+            .as_ref()
+            .and_then(|d| user_domains(d, &inputs.root, sources, diags, &options.databases));
+        postfix_domains(
+            pf,
+            &inputs.root,
+            &options.databases,
+            users.as_ref(),
+            sources,
+            diags,
+            &mut found,
+            &mut excluded,
+        );
     }
     for d in &options.extra_domains {
         match normalize_domain(d) {
@@ -415,9 +510,12 @@ pub fn short_name(domain: &str) -> String {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn postfix_domains(
     pf: &PostfixConf,
     root: &Root,
+    access: &Access,
+    users: Option<&UserDomains>,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
     found: &mut Vec<(String, Source)>,
@@ -450,7 +548,11 @@ fn postfix_domains(
         root,
         sources,
         diags,
+        access,
         warn: true,
+        aliases: Vec::new(),
+        membership: false,
+        tables: HashMap::new(),
     };
     let local = DomainList {
         items: r.list("mydestination", &dest, &dest_src, false, 0),
@@ -461,6 +563,7 @@ fn postfix_domains(
     // An alias table that cannot be listed (the default
     // `$virtual_alias_maps` is often SQL) only matters when it is explicit.
     r.warn = alias_explicit;
+    r.membership = true;
     let aliases = DomainList {
         items: r.list("virtual_alias_domains", &alias, &alias_src, false, 0),
     };
@@ -474,13 +577,21 @@ fn postfix_domains(
             Vec::new()
         },
     };
-    let candidates: Vec<(String, Source)> = local
+    let mut candidates: Vec<(String, Source, bool)> = local
         .positive_names()
         .chain(mailbox.positive_names())
-        .cloned()
+        .map(|(n, s)| (n.clone(), s.clone(), false))
         .collect();
+    // Dovecot's users stand in for a Postfix table that could not be read.
+    let incomplete = local.incomplete() || mailbox.incomplete();
+    if incomplete && let Some(u) = users {
+        for d in &u.domains {
+            candidates.push((d.clone(), u.source(), true));
+        }
+    }
+    let found_before = found.len();
     let mut seen: Vec<String> = Vec::new();
-    for (raw, source) in candidates {
+    for (raw, source, from_users) in candidates {
         if seen.contains(&raw) {
             continue;
         }
@@ -505,7 +616,7 @@ fn postfix_domains(
             exclude("an address literal, not a domain");
             continue;
         }
-        if lower.starts_with('.') {
+        if lower.starts_with('.') && normalize_domain(&lower[1..]).is_ok() {
             let mut d = Diagnostic::warning(
                 "invalid_domain_name",
                 format!(
@@ -538,19 +649,24 @@ fn postfix_domains(
             exclude("a name without a dot is a host's short name, not a mail domain");
             continue;
         }
-        let is_local = local.member(&lower) == Some(true);
-        let is_mailbox = mailbox.member(&lower) == Some(true);
+        let is_local = r.member(&local, &lower) == Some(true);
+        let is_mailbox = r.member(&mailbox, &lower) == Some(true) || from_users;
         if is_local {
             if name == myhostname && !is_mailbox {
                 exclude("equal to $myhostname: the server's own name, not a mail domain (M2.2)");
                 continue;
             }
-        } else if aliases.member(&lower) == Some(true) {
+        } else if r.member(&aliases, &lower) == Some(true) {
             exclude(
                 "listed in virtual_alias_domains: an alias domain, whose users log in at the target domain (M2.2)",
             );
             continue;
-        } else if is_mailbox && relays.member_parent_style(&lower) {
+        } else if is_mailbox && r.aliases.contains(&lower) {
+            exclude(
+                "an alias domain: the domain table accepts it only through its alias-domain part, and its users log in at the target domain (M2.2)",
+            );
+            continue;
+        } else if is_mailbox && r.member_parent_style(&relays, &lower) {
             // Postfix would treat it as a mailbox domain (and log "do not
             // list domain in BOTH"); a domain in relay_domains is a backup
             // MX whose users log in elsewhere, so it gets no file (M2.2).
@@ -574,6 +690,87 @@ fn postfix_domains(
             continue;
         }
         found.push((name, source));
+    }
+    if let Some(u) = users {
+        cross_check(u, &found[found_before..], excluded, incomplete, r.diags);
+    }
+}
+
+/// Compares the hosted domains with the domains of Dovecot's users.
+fn cross_check(
+    u: &UserDomains,
+    found: &[(String, Source)],
+    excluded: &[Excluded],
+    incomplete: bool,
+    diags: &mut Diagnostics,
+) {
+    let at = |d: Diagnostic| match u.at {
+        Some((f, s)) => d.at(f, s, ""),
+        None => d,
+    };
+    let from_users: Vec<&str> = found
+        .iter()
+        .filter(|(n, s)| u.domains.contains(n) && *s == u.source())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if incomplete && !from_users.is_empty() {
+        diags.push(at(Diagnostic::note(
+            "domains_from_dovecot",
+            format!(
+                "a Postfix domain table could not be read, so the domains of Dovecot's users (iterate_query) stand in for it: {}",
+                name_sample(from_users.iter().copied())
+            ),
+        )));
+    }
+    let without_users: Vec<&str> = found
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !u.domains.contains(*n))
+        .collect();
+    if !without_users.is_empty() && u.users > 0 {
+        diags.push(at(Diagnostic::note(
+            "domain_without_users",
+            format!(
+                "Dovecot's user list (iterate_query, {} users) has no user in {}; their files are written all the same",
+                u.users,
+                name_sample(without_users.iter().copied())
+            ),
+        )));
+    }
+    let unhosted: Vec<&str> = u
+        .domains
+        .iter()
+        .map(String::as_str)
+        .filter(|d| !found.iter().any(|(n, _)| n == d))
+        .collect();
+    if !unhosted.is_empty() {
+        let why: Vec<String> = unhosted
+            .iter()
+            .map(
+                |d| match excluded.iter().find(|e| e.name.eq_ignore_ascii_case(d)) {
+                    Some(e) => format!("{d} ({})", e.reason),
+                    None => format!("{d} (not in Postfix's hosted domains)"),
+                },
+            )
+            .collect();
+        diags.push(at(Diagnostic::note(
+            "users_in_unhosted_domain",
+            format!(
+                "Dovecot has users in domains that get no file: {}",
+                name_sample(why.iter().map(String::as_str))
+            ),
+        )));
+    }
+}
+
+/// The first few names of a list, for a message.
+fn name_sample<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = names.collect();
+    let shown = all.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+    if all.len() > 10 {
+        format!("{shown} and {} more", all.len() - 10)
+    } else {
+        shown
     }
 }
 

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use super::domains::normalize_hostname;
 use super::{Daemon, Fact, Inputs, Model, Protocol, Source};
 use crate::certs::{self, CertInfo};
+use crate::db::Access;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dovecot::DovecotConf;
 use crate::options::Options;
@@ -167,7 +168,10 @@ fn postfix_tls(
     }
     let sni_maps = get("tls_server_sni_maps", diags);
     if !sni_maps.is_empty()
-        && let Listing::Keys(keys) = list_table(&sni_maps, root, sources, diags)
+        // SNI tables in a database would give names but no certificate
+        // files to check; mailconf reads file-based SNI tables only.
+        && let Listing::Keys(keys) =
+            list_table(&sni_maps, root, sources, diags, &Access::disabled())
     {
         for k in keys {
             let source =

@@ -3,7 +3,10 @@
 //! as Postfix 3.x does (rule M1.4), and reads lookup tables to list
 //! domains (rule M2.4).
 
+pub mod candidates;
+pub mod client_file;
 pub mod conf;
+pub mod db_table;
 pub mod defaults;
 pub mod expand;
 pub mod inet;

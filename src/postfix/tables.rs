@@ -5,8 +5,9 @@
 //! read from their postmap source file (the path without suffix), as
 //! Postfix's documentation tells administrators to keep them; `texthash:`
 //! is that source itself; `inline:{...}` is in the value; `proxy:` is
-//! transparent and `unionmap:{...}` is the union of its members. Tables
-//! kept in a server or a program cannot be listed from files.
+//! transparent and `unionmap:{...}` is the union of its members. SQL and
+//! LDAP tables are listed by querying their database (`db_table`); other
+//! tables kept in a server or a program cannot be listed.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,9 @@ use mailconf_parsers::Span;
 use mailconf_parsers::postfix::table_ref::{block_members, parse_inline, parse_table_ref};
 use mailconf_parsers::postfix::table_source::{first_wins, parse_table_source};
 
+use super::client_file::Kind;
+use super::db_table;
+use crate::db::Access;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::source::{FileId, Root, SourceMap, read_text};
 
@@ -32,8 +36,14 @@ pub enum Listing {
     Keys(Vec<Key>),
     /// The table matches any key (`static:`, `randmap:`).
     Everything,
-    /// The keys cannot be listed from files; the reason says why.
+    /// Keys from a database query (`db_table`): `keys` are accepted by the
+    /// lookup; `aliases` are accepted too, but only through the part of the
+    /// query that lists alias domains.
+    Queried { keys: Vec<Key>, aliases: Vec<Key> },
+    /// The keys cannot be listed; the reason says why.
     Unknown(String),
+    /// The keys could not be read; a diagnostic already says why.
+    Failed,
 }
 
 /// Reads what the table `spec` (`type:name`) holds. Problems reading a
@@ -43,6 +53,7 @@ pub fn list_table(
     root: &Root,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
+    access: &Access,
 ) -> Listing {
     let Some(t) = parse_table_ref(spec).and_then(|t| t.unproxied()) else {
         return Listing::Unknown(format!("`{spec}` is not a table reference"));
@@ -73,18 +84,22 @@ pub fn list_table(
             };
             let mut keys = Vec::new();
             for m in members {
-                match list_table(m, root, sources, diags) {
+                match list_table(m, root, sources, diags, access) {
                     Listing::Keys(k) => keys.extend(k),
+                    Listing::Queried { keys: k, aliases } => {
+                        keys.extend(k);
+                        keys.extend(aliases);
+                    }
                     other => return other,
                 }
             }
             Listing::Keys(keys)
         }
         "static" | "randmap" => Listing::Everything,
-        "mysql" | "pgsql" | "sqlite" | "ldap" => Listing::Unknown(format!(
-            "`{spec}` is kept in a {} database, which mailconf does not query yet",
-            t.kind
-        )),
+        "mysql" | "pgsql" | "sqlite" | "ldap" => match Kind::parse(t.kind) {
+            Some(kind) => db_table::list(kind, spec, t.name, root, sources, diags, access),
+            None => Listing::Unknown(format!("`{spec}`: unknown database type")),
+        },
         k => Listing::Unknown(format!(
             "`{k}:` tables cannot be listed (their keys are patterns, or live in another program)"
         )),

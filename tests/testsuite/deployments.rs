@@ -18,6 +18,42 @@ struct Case {
     run: Vec<Run>,
     #[serde(default)]
     cert: Vec<Cert>,
+    /// Database servers the case queries (`mysql`, `pgsql`, `ldap`,
+    /// `sqlite`), seeded by `.ci/databases.sh` from fixtures/databases/.
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    sqlite: Vec<SqliteDb>,
+}
+
+/// An SQLite database built at test time from SQL text (no binary
+/// database in the repository).
+#[derive(serde::Deserialize)]
+struct SqliteDb {
+    /// Server path under case.in.
+    path: String,
+    /// File in fixtures/databases/.
+    seed: String,
+}
+
+/// Fails with a clear message when a database server the case needs is
+/// not running: these cases must run, not be skipped.
+fn check_server(name: &str) -> Result<(), String> {
+    let port = match name {
+        "mysql" => 3306,
+        "pgsql" => 5432,
+        "ldap" => 389,
+        "sqlite" => return Ok(()),
+        other => return Err(format!("unknown requirement `{other}`")),
+    };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "needs the {name} server on 127.0.0.1:{port} ({e}); start and seed the test databases with `.ci/databases.sh` (part of `.ci/setup`)"
+            )
+        })
 }
 
 /// A certificate made at test time (never committed: no private key in
@@ -120,17 +156,63 @@ fn diagnostics(stderr: &str, root: &Path) -> String {
     out
 }
 
-fn check_case(dir: PathBuf) -> Vec<String> {
+/// Reads `case.toml` of a case directory.
+fn read_case(dir: &Path) -> Case {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap())
-        .unwrap_or_else(|e| panic!("{name}/case.toml: {e}"));
-    // A copy of the tree, with the case's certificates generated into it.
+    toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap())
+        .unwrap_or_else(|e| panic!("{name}/case.toml: {e}"))
+}
+
+/// A copy of the case's tree with its certificates generated and its
+/// SQLite databases built: (scratch directory, the root in it).
+fn prepare(dir: &Path, case: &Case) -> (Scratch, PathBuf) {
     let tree_copy = Scratch::new("deploy-root");
     let root = tree_copy.path().join("case.in");
     crate::util::copy_tree(&dir.join("case.in"), &root);
     for c in &case.cert {
         make_cert(&root, &c.cert, &c.key, &c.names, c.expired);
     }
+    for db in &case.sqlite {
+        let seed = dir.join("../../databases").join(&db.seed);
+        let sql =
+            std::fs::read_to_string(&seed).unwrap_or_else(|e| panic!("{}: {e}", seed.display()));
+        let path = root.join(db.path.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch(&sql))
+            .unwrap_or_else(|e| panic!("building {}: {e}", db.path));
+    }
+    (tree_copy, root)
+}
+
+/// The deployment cases that query a database, prepared, with the
+/// servers they need checked: (name, scratch, root).
+pub fn database_cases() -> Vec<(String, Scratch, PathBuf)> {
+    let mut out = Vec::new();
+    for dir in fixture_dirs("deployments") {
+        let case = read_case(&dir);
+        if case.requires.is_empty() && case.sqlite.is_empty() {
+            continue;
+        }
+        for r in &case.requires {
+            check_server(r).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let (scratch, root) = prepare(&dir, &case);
+        out.push((name, scratch, root));
+    }
+    out
+}
+
+fn check_case(dir: PathBuf) -> Vec<String> {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let case = read_case(&dir);
+    for r in &case.requires {
+        if let Err(e) = check_server(r) {
+            return vec![format!("{name}: {e}")];
+        }
+    }
+    let (_tree_copy, root) = prepare(&dir, &case);
     let bless = std::env::var_os("MAILCONF_BLESS").is_some();
     let mut failures = Vec::new();
     for run in case.run {

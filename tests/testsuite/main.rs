@@ -2,6 +2,7 @@
 //! one module per area.
 
 mod cli;
+mod databases;
 mod deployments;
 mod docs;
 mod oracle_doveconf;
