@@ -113,7 +113,11 @@ fn connect_bounded(
 fn classify(err: &postgres::Error, at: &Endpoint, secrets: &Secrets) -> DbError {
     let text = match err.as_db_error() {
         Some(db) => secrets.scrub(db.message()),
-        None => secrets.scrub(&err.to_string()),
+        None => match std::error::Error::source(err) {
+            // "error connecting to server: Connection refused (os error 111)"
+            Some(cause) => secrets.scrub(&format!("{err}: {cause}")),
+            None => secrets.scrub(&err.to_string()),
+        },
     };
     match err.code() {
         Some(c)

@@ -352,3 +352,61 @@ fn an_sqlite_database_is_left_untouched() {
             .exists()
     );
 }
+
+/// Dovecot 2.4's SQL userdb (`sql_driver`, `sqlite_path`, `userdb sql {
+/// iterate_query }`) stands in for a Postfix domain table that cannot be
+/// read: the domains of its users are written, with a note.
+#[test]
+fn dovecot_users_stand_in_for_an_unreadable_table() {
+    let s = Scratch::new("d24-sql");
+    let root = s.path().join("root");
+    copy_tree(&repo().join("fixtures/deployments/dovecot24/case.in"), &root);
+    std::fs::write(
+        root.join("etc/dovecot/conf.d/auth-passwdfile.conf.ext"),
+        "sql_driver = sqlite\nsqlite_path = /var/lib/mail/users.sqlite\n\
+         passdb sql {\n  query = SELECT username AS user, password FROM users WHERE username = '%{user}'\n}\n\
+         userdb sql {\n  query = SELECT home FROM users WHERE username = '%{user}'\n  iterate_query = SELECT username AS user FROM users\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("var/lib/mail")).unwrap();
+    rusqlite::Connection::open(root.join("var/lib/mail/users.sqlite"))
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE users(username TEXT, password TEXT, home TEXT);
+                 INSERT INTO users VALUES ('a@example.com', 'x', '/h'), ('b@Example.ORG', 'y', '/h');",
+            )
+        })
+        .unwrap();
+    // Nothing listens on port 1: the Postfix table cannot be read.
+    std::fs::write(
+        root.join("etc/postfix/pg.cf"),
+        "hosts = 127.0.0.1:1\nuser = u\npassword = secret-pg-1\ndbname = d\nquery = SELECT name FROM domains WHERE name='%s'\n",
+    )
+    .unwrap();
+    let main = root.join("etc/postfix/main.cf");
+    let cf = std::fs::read_to_string(&main).unwrap().replace(
+        "virtual_mailbox_domains = example.com example.net",
+        "virtual_mailbox_domains = pgsql:/etc/postfix/pg.cf",
+    );
+    assert!(cf.contains("pgsql:/etc/postfix/pg.cf"));
+    std::fs::write(&main, cf).unwrap();
+    let o = mailconf()
+        .args(["inspect", "--format", "json", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    let err = text(&o.stderr);
+    // inspect's JSON carries the diagnostics.
+    assert!(out.contains("\"database_unreachable\""), "{out}");
+    assert!(out.contains("\"domains_from_dovecot\""), "{out}");
+    assert!(!format!("{out}{err}").contains("secret-pg-1"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = v["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["example.com", "example.org"]);
+}
