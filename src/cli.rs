@@ -49,9 +49,19 @@ pub enum Command {
     Webserver(WebserverArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
+    /// Print the man page (roff): mailconf(1), or mailconf-COMMAND(1).
     #[command(hide = true)]
-    Man,
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (mailconf-COMMAND(1)).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// List the commands that have a page, one per line.
+    #[arg(long, conflicts_with = "command")]
+    pub list: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

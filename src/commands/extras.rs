@@ -4,12 +4,42 @@
 use clap::CommandFactory;
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::{Cli, CompletionsArgs, ManArgs};
 
-pub fn man() -> i32 {
-    let cmd = Cli::command();
+/// The visible subcommands: each has its own page, which mailconf(1)
+/// refers to as mailconf-COMMAND(1).
+fn documented(cmd: &clap::Command) -> impl Iterator<Item = &clap::Command> {
+    cmd.get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+}
+
+pub fn man(args: &ManArgs) -> i32 {
+    let mut cmd = Cli::command();
+    cmd.build();
+    if args.list {
+        for c in documented(&cmd) {
+            super::emit(&format!("{}\n", c.get_name()));
+        }
+        return EXIT_OK;
+    }
+    let page = match &args.command {
+        None => cmd,
+        Some(name) => match documented(&cmd).find(|c| c.get_name() == name) {
+            Some(c) => {
+                let full = format!("mailconf-{}", c.get_name());
+                c.clone()
+                    .name(full.clone())
+                    .bin_name(full)
+                    .version(env!("CARGO_PKG_VERSION"))
+            }
+            None => {
+                eprintln!("error: no command `{name}`; `mailconf man --list` lists the pages");
+                return EXIT_ERROR;
+            }
+        },
+    };
     let mut out = Vec::new();
-    if clap_mangen::Man::new(cmd).render(&mut out).is_err() {
+    if clap_mangen::Man::new(page).render(&mut out).is_err() {
         return EXIT_ERROR;
     }
     super::emit(&String::from_utf8_lossy(&out));

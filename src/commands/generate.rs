@@ -145,7 +145,22 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
     } else {
         None
     };
-    let plan = tree::plan(out, &files, args.prune);
+    // A domain list that could not be read whole (a database down) must not
+    // make the files of its domains look stale.
+    let prune = args.prune && model.unread_domain_sources.is_empty();
+    if args.prune && !prune {
+        loaded.diags.push(
+            Diagnostic::warning(
+                "prune_skipped",
+                format!(
+                    "--prune removes nothing this time: the domains in {} could not be read, so the files of domains that seem gone may still be needed",
+                    model.unread_domain_sources.join(", ")
+                ),
+            )
+            .help("run again with --prune once every domain table can be read"),
+        );
+    }
+    let plan = tree::plan(out, &files, prune);
     for (path, why) in &plan.blocked {
         loaded.diags.push(Diagnostic::warning(
             "output_blocked",

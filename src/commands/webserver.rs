@@ -97,12 +97,23 @@ fn apache(domains: &[String], out: &Path, cert: &Path, key: &Path) -> String {
         s,
         "# Serves the files of `mailconf generate --out {out}` (made by mailconf)."
     );
-    let _ = writeln!(s, "# Needs mod_ssl, mod_alias, mod_mime and mod_headers.");
+    let _ = writeln!(s, "# Needs mod_ssl and mod_alias.");
     let _ = writeln!(
         s,
         "# The certificate must cover: {}",
         cert_names(domains).join(" ")
     );
+    // One grant for the whole tree: the autoconfig.D hosts and the Alias
+    // lines of the domains' own hosts (below) both read from it, and
+    // Debian's `<Directory /> Require all denied` refuses everything else.
+    let _ = writeln!(s, "<Directory \"{out}\">");
+    let _ = writeln!(s, "    Require all granted");
+    let _ = writeln!(s, "    Options None");
+    let _ = writeln!(s, "    AllowOverride None");
+    let _ = writeln!(s, "    <Files \"config-v1.1.xml\">");
+    let _ = writeln!(s, "        ForceType application/xml");
+    let _ = writeln!(s, "    </Files>");
+    let _ = writeln!(s, "</Directory>");
     for d in domains {
         let _ = writeln!(s, "<VirtualHost *:443>");
         let _ = writeln!(s, "    ServerName autoconfig.{d}");
@@ -110,18 +121,10 @@ fn apache(domains: &[String], out: &Path, cert: &Path, key: &Path) -> String {
         let _ = writeln!(s, "    SSLEngine on");
         let _ = writeln!(s, "    SSLCertificateFile \"{}\"", cert.display());
         let _ = writeln!(s, "    SSLCertificateKeyFile \"{}\"", key.display());
-        let _ = writeln!(s, "    <Directory \"{out}/{d}\">");
-        let _ = writeln!(s, "        Require all granted");
-        let _ = writeln!(s, "        Options None");
-        let _ = writeln!(s, "        AllowOverride None");
-        let _ = writeln!(s, "    </Directory>");
         let _ = writeln!(
             s,
             "    RedirectMatch 404 \"^/(?!mail/config-v1\\.1\\.xml$)\""
         );
-        let _ = writeln!(s, "    <Files \"config-v1.1.xml\">");
-        let _ = writeln!(s, "        ForceType application/xml");
-        let _ = writeln!(s, "    </Files>");
         let _ = writeln!(s, "</VirtualHost>");
     }
     let _ = writeln!(s);

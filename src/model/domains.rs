@@ -133,8 +133,8 @@ enum ItemKind {
     Lookup(String),
     /// Matches every name (`static:`).
     Everything,
-    /// Could not be listed.
-    Unknown,
+    /// Could not be listed: the table or file.
+    Unknown(String),
 }
 
 struct ListItem {
@@ -149,11 +149,17 @@ struct DomainList {
 }
 
 impl DomainList {
-    /// Does a positive entry name a table whose keys could not be read?
-    fn incomplete(&self) -> bool {
+    /// The tables and files of positive entries whose names could not be
+    /// read.
+    fn unread(&self) -> Vec<String> {
         self.items
             .iter()
-            .any(|i| !i.negated && matches!(i.kind, ItemKind::Unknown))
+            .filter(|i| !i.negated)
+            .filter_map(|i| match &i.kind {
+                ItemKind::Unknown(what) => Some(what.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     fn positive_names(&self) -> impl Iterator<Item = &(String, Source)> {
@@ -192,7 +198,7 @@ impl Reader<'_> {
                 ItemKind::Names(n) => n.iter().any(|(x, _)| x == name),
                 ItemKind::Lookup(spec) => self.lookup(spec, name),
                 ItemKind::Everything => true,
-                ItemKind::Unknown => false,
+                ItemKind::Unknown(_) => false,
             };
             if hit {
                 return Some(!i.negated);
@@ -302,14 +308,14 @@ impl Reader<'_> {
                             all.extend(names(aliases));
                             ItemKind::Names(all)
                         }
-                        Listing::Failed => ItemKind::Unknown,
+                        Listing::Failed => ItemKind::Unknown(spec.clone()),
                         Listing::Everything => {
                             self.not_enumerable(param, &spec, "it matches every domain", source);
                             ItemKind::Everything
                         }
                         Listing::Unknown(why) => {
                             self.not_enumerable(param, &spec, &why, source);
-                            ItemKind::Unknown
+                            ItemKind::Unknown(spec.clone())
                         }
                     };
                     out.push(ListItem { negated: neg, kind });
@@ -368,7 +374,7 @@ impl Reader<'_> {
                 self.diags.push(d);
                 return vec![ListItem {
                     negated,
-                    kind: ItemKind::Unknown,
+                    kind: ItemKind::Unknown(path.to_string()),
                 }];
             }
         };
@@ -397,15 +403,18 @@ fn is_database(spec: &str) -> bool {
         .is_some_and(|t| Kind::parse(t.kind).is_some())
 }
 
-/// The hosted domains, and the names left out with the reason.
+/// The hosted domains, the names left out with the reason, and the
+/// tables or files of the domain lists that could not be read (then the
+/// list of domains may be short: nothing may be pruned).
 pub fn hosted(
     inputs: &Inputs,
     options: &Options,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-) -> (Vec<super::Domain>, Vec<Excluded>) {
+) -> (Vec<super::Domain>, Vec<Excluded>, Vec<String>) {
     let mut found: Vec<(String, Source)> = Vec::new();
     let mut excluded: Vec<Excluded> = Vec::new();
+    let mut unread: Vec<String> = Vec::new();
     if let Some(pf) = &inputs.postfix {
         let users = inputs
             .dovecot
@@ -420,6 +429,7 @@ pub fn hosted(
             diags,
             &mut found,
             &mut excluded,
+            &mut unread,
         );
     }
     for d in &options.extra_domains {
@@ -495,7 +505,7 @@ pub fn hosted(
         }
         diags.push(d);
     }
-    (out, excluded)
+    (out, excluded, unread)
 }
 
 /// `displayShortName` default: the first label, at most 12 characters
@@ -520,6 +530,7 @@ fn postfix_domains(
     diags: &mut Diagnostics,
     found: &mut Vec<(String, Source)>,
     excluded: &mut Vec<Excluded>,
+    unread: &mut Vec<String>,
 ) {
     let scope = pf.main_scope();
     let value = |name: &str, diags: &mut Diagnostics| -> (String, Source) {
@@ -583,7 +594,9 @@ fn postfix_domains(
         .map(|(n, s)| (n.clone(), s.clone(), false))
         .collect();
     // Dovecot's users stand in for a Postfix table that could not be read.
-    let incomplete = local.incomplete() || mailbox.incomplete();
+    unread.extend(local.unread());
+    unread.extend(mailbox.unread());
+    let incomplete = !unread.is_empty();
     if incomplete && let Some(u) = users {
         for d in &u.domains {
             candidates.push((d.clone(), u.source(), true));

@@ -218,6 +218,9 @@ pub struct Excluded {
 pub struct Model {
     pub domains: Vec<Domain>,
     pub excluded: Vec<Excluded>,
+    /// Domain tables or files that could not be read: the domain list may
+    /// be short (a database down), so `--prune` must not act on it.
+    pub unread_domain_sources: Vec<String>,
     /// Every usable endpoint, preferred first within each protocol.
     pub endpoints: Vec<Endpoint>,
     /// Offer POP3 (M3.4: only when enabled; the config file may turn it off).
@@ -406,10 +409,12 @@ pub fn build(
     }
     let endpoints = choose_auth(endpoints, options, diags);
     missing_protocols(&endpoints, inputs, diags);
-    let (domains, excluded) = domains::hosted(inputs, options, sources, diags);
+    let (domains, excluded, unread_domain_sources) =
+        domains::hosted(inputs, options, sources, diags);
     let mut model = Model {
         domains,
         excluded,
+        unread_domain_sources,
         endpoints,
         offer_pop3: options.offer_pop3,
         alternatives: options.alternatives,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::deployments::{database_cases, make_cert};
-use crate::util::{Scratch, copy_tree, mailconf, repo, text};
+use crate::util::{Scratch, copy_tree, inspect_domains, mailconf, repo, text};
 
 /// Every password and bind password written in the client files and
 /// Dovecot SQL settings under `root`.
@@ -360,7 +360,10 @@ fn an_sqlite_database_is_left_untouched() {
 fn dovecot_users_stand_in_for_an_unreadable_table() {
     let s = Scratch::new("d24-sql");
     let root = s.path().join("root");
-    copy_tree(&repo().join("fixtures/deployments/dovecot24/case.in"), &root);
+    copy_tree(
+        &repo().join("fixtures/deployments/dovecot24/case.in"),
+        &root,
+    );
     std::fs::write(
         root.join("etc/dovecot/conf.d/auth-passwdfile.conf.ext"),
         "sql_driver = sqlite\nsqlite_path = /var/lib/mail/users.sqlite\n\
@@ -401,12 +404,47 @@ fn dovecot_users_stand_in_for_an_unreadable_table() {
     assert!(out.contains("\"database_unreachable\""), "{out}");
     assert!(out.contains("\"domains_from_dovecot\""), "{out}");
     assert!(!format!("{out}{err}").contains("secret-pg-1"));
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = v["domains"]
-        .as_array()
-        .unwrap()
+    assert_eq!(inspect_domains(&o.stdout), ["example.com", "example.org"]);
+}
+
+/// `--prune` acts only on a complete list of domains: while a domain
+/// database cannot be read, the files of its domains stay (a hook run
+/// during a database restart must not unpublish every domain).
+#[test]
+fn prune_waits_for_every_domain_table() {
+    let cases = database_cases();
+    let (_, scratch, root) = cases
         .iter()
-        .map(|d| d["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["example.com", "example.org"]);
+        .find(|(n, _, _)| n == "postfixadmin")
+        .expect("the postfixadmin case");
+    let out = scratch.path().join("www");
+    let generate = || {
+        mailconf()
+            .args(["generate", "--prune", "--root"])
+            .arg(root)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let first = generate();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let file = out.join("example.org/mail/config-v1.1.xml");
+    assert!(file.is_file(), "example.org comes from the database");
+    // The database is down (here: the client file points at a closed port).
+    let cf = root.join("etc/postfix/sql/mysql_virtual_domains_maps.cf");
+    let good = std::fs::read_to_string(&cf).unwrap();
+    std::fs::write(&cf, format!("{good}\nhosts = 127.0.0.1:1\n")).unwrap();
+    let down = generate();
+    let err = text(&down.stderr);
+    assert_eq!(down.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning[database_unreachable]"), "{err}");
+    assert!(err.contains("warning[prune_skipped]"), "{err}");
+    assert!(file.is_file(), "pruned while the database was down");
+    // Back up: nothing to prune, nothing changed.
+    std::fs::write(&cf, good).unwrap();
+    let up = generate();
+    assert_eq!(up.status.code(), Some(0));
+    assert!(!text(&up.stderr).contains("prune_skipped"));
+    assert!(file.is_file());
 }

@@ -118,3 +118,15 @@ pub fn parallel<T: Send, R: Send>(
         .map(|r| r.unwrap())
         .collect()
 }
+
+/// The hosted domain names of `mailconf inspect --format json` output.
+pub fn inspect_domains(json: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(json)
+        .unwrap_or_else(|e| panic!("inspect JSON: {e}: {}", text(json)));
+    v["domains"]
+        .as_array()
+        .expect("a domains array")
+        .iter()
+        .map(|d| d["name"].as_str().expect("a name").to_string())
+        .collect()
+}
