@@ -26,7 +26,7 @@ fn main() {
         Command::Dns(a) => commands::dns::run(a),
         Command::Webserver(a) => commands::webserver::run(a),
         Command::Completions(a) => commands::extras::completions(a),
-        Command::Man(a) => commands::extras::man(&a),
+        Command::Man(a) => commands::extras::man(a),
     };
     std::process::exit(code);
 }
