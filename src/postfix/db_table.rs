@@ -22,8 +22,9 @@ use crate::db::{self, Access, DbError, SqlConn};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::source::{FileId, Root, SourceMap, read_text};
 
-/// At most this many stored values are read by the fall-back scan.
-const SCAN_LIMIT: usize = 2_000_000;
+/// At most this many rows of each table are read by the fall-back scan,
+/// which keeps its memory bounded.
+const SCAN_LIMIT: usize = 1_000_000;
 
 /// Keys found by querying, before verification: lower-cased key → (as
 /// stored, only from alias-domain branches).
@@ -268,20 +269,27 @@ impl DbTable {
                 }
                 Err(why) => {
                     let tables = scanned_tables(&self.query);
-                    let mut seen = 0;
+                    let mut cut = Vec::new();
                     for table in &tables {
-                        for row in conn.rows(&format!("SELECT * FROM {table}"))? {
-                            for v in row.into_iter().flatten() {
-                                seen += 1;
-                                if seen > SCAN_LIMIT {
-                                    break;
-                                }
-                                if let Some(domain) = domain_in(&v) {
-                                    add(&mut found, domain.to_string(), false);
-                                }
+                        let rows =
+                            conn.rows(&format!("SELECT * FROM {table} LIMIT {SCAN_LIMIT}"))?;
+                        if rows.len() >= SCAN_LIMIT {
+                            cut.push(table.clone());
+                        }
+                        for v in rows.into_iter().flatten().flatten() {
+                            if let Some(domain) = domain_in(&v) {
+                                add(&mut found, domain.to_string(), false);
                             }
                         }
                     }
+                    let why = if cut.is_empty() {
+                        why
+                    } else {
+                        format!(
+                            "{why}; only the first {SCAN_LIMIT} rows of {} were read",
+                            cut.join(", ")
+                        )
+                    };
                     partial = Some((why, tables));
                 }
             },
