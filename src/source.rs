@@ -113,18 +113,40 @@ pub fn is_secret_key(key: &str) -> bool {
 pub fn redact_secrets(text: &str) -> String {
     let mut out = text.as_bytes().to_vec();
     let mut pos = 0;
+    // After `password = ...` at the start of a line, indented lines go on
+    // with the same value (main.cf-style files): they are masked too.
+    let mut in_secret = false;
     for line in text.split_inclusive('\n') {
         let start = pos;
         pos += line.len();
         let body = line.trim_end_matches(['\n', '\r']);
+        if in_secret && body.starts_with([' ', '\t']) && !body.trim().is_empty() {
+            mask(&mut out, start, start + body.len());
+            continue;
+        }
+        in_secret = false;
+        mask_url_passwords(body, start, &mut out);
         if let Some(eq) = body.find('=') {
             let key = body[..eq].trim();
             if !key.is_empty() && !key.contains(char::is_whitespace) && is_secret_key(key) {
                 let v_start = start + eq + 1;
                 let v_end = start + body.len();
                 mask(&mut out, v_start, v_end);
+                in_secret = !body.starts_with([' ', '\t']);
                 continue;
             }
+        }
+        // `password secret`, a line whose `=` is missing: the syntax error
+        // quotes it, so the value is masked all the same.
+        let indent = body.len() - body.trim_start().len();
+        let word_len = body[indent..]
+            .find(char::is_whitespace)
+            .unwrap_or(body.len() - indent);
+        let word = &body[indent..indent + word_len];
+        if !body.contains('=') && !word.is_empty() && is_secret_key(word) {
+            mask(&mut out, start + indent + word_len, start + body.len());
+            in_secret = indent == 0;
+            continue;
         }
         // `password=secret` words, as in Dovecot `connect = ... password=x`
         // or `args = ... password=x`.
@@ -141,6 +163,24 @@ pub fn redact_secrets(text: &str) -> String {
     }
     // Only ASCII `*` replaced whole UTF-8 sequences, so this cannot fail.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// `scheme://user:password@host`: the password is masked.
+fn mask_url_passwords(body: &str, start: usize, out: &mut [u8]) {
+    let mut from = 0;
+    while let Some(i) = body[from..].find("://").map(|i| i + from) {
+        let auth_start = i + 3;
+        let auth_len = body[auth_start..]
+            .find(|c: char| c.is_whitespace() || c == ',' || c == '?')
+            .unwrap_or(body.len() - auth_start);
+        let auth = &body[auth_start..auth_start + auth_len];
+        if let Some(at) = auth.rfind('@')
+            && let Some(colon) = auth[..at].find(':')
+        {
+            mask(out, start + auth_start + colon + 1, start + auth_start + at);
+        }
+        from = auth_start + auth_len;
+    }
 }
 
 fn mask(out: &mut [u8], from: usize, to: usize) {
@@ -292,6 +332,28 @@ mod tests {
         assert_eq!(m.get(id).line_col(8), (2, 5));
         assert_eq!(m.location(id, Span::at(4)), "f:2:2");
         assert_eq!(m.get(id).line_range(2), 3..9);
+    }
+
+    #[test]
+    fn continued_and_url_passwords_are_masked() {
+        let t = "password =\n  Rv-secret-77\nuser = x\nhosts = postgresql://u:Url/Se@cret@db:5432/x other\n";
+        let r = redact_secrets(t);
+        assert!(
+            !r.contains("Rv-secret-77") && !r.contains("Url/Se@cret"),
+            "{r}"
+        );
+        assert!(
+            r.contains("user = x")
+                && r.contains("postgresql://u:")
+                && r.contains("@db:5432/x other")
+        );
+        assert_eq!(r.len(), t.len());
+        let m = redact_secrets("password Sekr1t\n  submission_relay_password Sekr2t\n");
+        assert!(!m.contains("Sekr1t") && !m.contains("Sekr2t"), "{m}");
+        // A Dovecot section after an indented password line is not a
+        // continuation.
+        let d = "passdb {\n  password = a\n  driver = sql\n}\n";
+        assert!(redact_secrets(d).contains("driver = sql"));
     }
 
     #[test]

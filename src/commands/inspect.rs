@@ -124,7 +124,17 @@ fn human(model: &Model, sources: &SourceMap) -> String {
     if !model.excluded.is_empty() {
         let _ = writeln!(s, "\nLeft out:");
         for e in &model.excluded {
-            let _ = writeln!(s, "  {:<30} {} ({})", e.name, e.reason, src(&e.source));
+            // Names left out may come from a database: never send their
+            // control characters (terminal escapes) to the terminal.
+            let name = e.name.chars().fold(String::new(), |mut n, c| {
+                if c.is_control() {
+                    n.extend(c.escape_default());
+                } else {
+                    n.push(c);
+                }
+                n
+            });
+            let _ = writeln!(s, "  {:<30} {} ({})", name, e.reason, src(&e.source));
         }
     }
     let written = model.entries();

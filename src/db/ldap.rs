@@ -50,6 +50,21 @@ fn url_of(e: &Endpoint) -> String {
     }
 }
 
+/// An `ldap://` or `ldaps://` URL must name a host (`ldapi://` names a
+/// socket): the client library cannot be handed anything else.
+fn check_url(e: &Endpoint) -> Result<(), DbError> {
+    let Endpoint::Url(u) = e else { return Ok(()) };
+    let bad = |why: &str| DbError::Unsupported(format!("server_host `{e}`: {why}"));
+    let (scheme, rest) = u.split_once("://").ok_or_else(|| bad("not a URL"))?;
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    match scheme.to_ascii_lowercase().as_str() {
+        "ldapi" => Ok(()),
+        "ldap" | "ldaps" if !host.is_empty() && !host.starts_with(':') => Ok(()),
+        "ldap" | "ldaps" => Err(bad("no host name")),
+        _ => Err(bad("not an ldap://, ldaps:// or ldapi:// URL")),
+    }
+}
+
 fn tls_config(ca: &PathBuf) -> Result<Arc<rustls::ClientConfig>, DbError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -90,10 +105,15 @@ pub fn connect(s: &Settings, timeout: Duration) -> Result<LdapClient, DbError> {
         &s.server_host
     };
     let endpoints = parse_hosts(hosts, s.server_port).map_err(DbError::Unsupported)?;
+    // Postfix checks the server certificate only with tls_require_cert;
+    // the CA file serves that check.
     let tls = match &s.tls_ca_cert_file {
-        Some(ca) => Some(tls_config(ca)?),
-        None => None,
+        Some(ca) if s.tls_require_cert => Some(tls_config(ca)?),
+        _ => None,
     };
+    for e in &endpoints {
+        check_url(e)?;
+    }
     let conn = first_reachable(&endpoints, |e| {
         let url = url_of(e);
         let shown = e.to_string();
@@ -131,21 +151,46 @@ impl LdapClient {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<Entry>, DbError> {
+        let (entries, cut) = self.search_partial(base, scope, filter, attrs)?;
+        if cut {
+            return Err(DbError::Query(
+                "the directory's size limit cut the answer".into(),
+            ));
+        }
+        Ok(entries)
+    }
+
+    /// As [`search`](Self::search), but the entries of an answer cut by
+    /// the server's size limit are returned, with `true`.
+    pub fn search_partial(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<(Vec<Entry>, bool), DbError> {
         let result = self
             .conn
             .with_timeout(self.timeout)
             .search(base, scope, filter, attrs.to_vec())
             .map_err(|e| DbError::Query(self.secrets.scrub(&e.to_string())))?;
-        if result.1.rc == 32 {
-            return Ok(Vec::new());
+        let entries = |r: Vec<ldap3::ResultEntry>| -> Vec<Entry> {
+            r.into_iter()
+                .filter(|e| !e.is_ref())
+                .map(|e| SearchEntry::construct(e).attrs.into_iter().collect())
+                .collect()
+        };
+        match result.1.rc {
+            // noSuchObject
+            32 => Ok((Vec::new(), false)),
+            // sizeLimitExceeded: what came is kept.
+            4 => Ok((entries(result.0), true)),
+            _ => {
+                let (found, _) = result
+                    .success()
+                    .map_err(|e| DbError::Query(self.secrets.scrub(&e.to_string())))?;
+                Ok((entries(found), false))
+            }
         }
-        let (entries, _) = result
-            .success()
-            .map_err(|e| DbError::Query(self.secrets.scrub(&e.to_string())))?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| !e.is_ref())
-            .map(|e| SearchEntry::construct(e).attrs.into_iter().collect())
-            .collect())
     }
 }

@@ -14,6 +14,7 @@ pub mod pgsql;
 pub mod sqlite;
 
 use std::fmt;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// Whether and how mailconf may query databases.
@@ -75,8 +76,92 @@ pub trait SqlConn {
     fn rows(&mut self, sql: &str) -> Result<Vec<Row>, DbError>;
 }
 
+/// A connection that lives on its own thread, so that connecting and each
+/// query have a deadline even where the driver has none (a PostgreSQL
+/// server that accepts the login and never answers, a MySQL socket whose
+/// server hangs). A call that misses its deadline leaves the thread
+/// behind (it ends with the process) and the connection unusable.
+pub struct Bounded {
+    jobs: mpsc::Sender<Job>,
+    deadline: Duration,
+    what: String,
+    broken: bool,
+}
+
+type Job = (String, mpsc::Sender<Result<Vec<Row>, DbError>>);
+
+/// Opens a connection with `connect` on a new thread; `what` names the
+/// server in messages. The driver's own time-outs (`timeout`) should fire
+/// first; the deadline is a little later, for `tries` endpoints.
+pub fn bounded<F>(
+    what: String,
+    timeout: Duration,
+    tries: usize,
+    connect: F,
+) -> Result<Bounded, DbError>
+where
+    F: FnOnce() -> Result<Box<dyn SqlConn + Send>, DbError> + Send + 'static,
+{
+    let grace = Duration::from_secs(2);
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let (ready, opened) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut conn = match connect() {
+            Ok(c) => {
+                let _ = ready.send(Ok(()));
+                c
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        for (sql, reply) in queue {
+            let _ = reply.send(conn.rows(&sql));
+        }
+    });
+    let connect_deadline = timeout * u32::try_from(tries.max(1)).unwrap_or(u32::MAX) + grace;
+    match opened.recv_timeout(connect_deadline) {
+        Ok(Ok(())) => Ok(Bounded {
+            jobs,
+            deadline: timeout + grace,
+            what,
+            broken: false,
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(DbError::Unreachable(format!(
+            "{what} did not complete the connection within {} s",
+            connect_deadline.as_secs()
+        ))),
+    }
+}
+
+impl SqlConn for Bounded {
+    fn rows(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
+        let gone = || DbError::Unreachable(format!("{} stopped answering", self.what));
+        if self.broken {
+            return Err(gone());
+        }
+        let (reply, answer) = mpsc::channel();
+        self.jobs
+            .send((sql.to_string(), reply))
+            .map_err(|_| gone())?;
+        match answer.recv_timeout(self.deadline) {
+            Ok(r) => r,
+            Err(_) => {
+                self.broken = true;
+                Err(DbError::Unreachable(format!(
+                    "{} did not answer a query within {} s",
+                    self.what,
+                    self.deadline.as_secs()
+                )))
+            }
+        }
+    }
+}
+
 /// The secrets a client was given, to be cut out of every message.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Secrets(Vec<String>);
 
 impl Secrets {
@@ -124,12 +209,19 @@ fn replace_secret(text: &str, secret: &str) -> String {
 }
 
 /// A network or socket endpoint from a `hosts` or `server_host` list.
-#[derive(Clone, Debug, PartialEq, Eq)]
+// No derived Debug: a URL may hold a password; Debug shows what Display shows.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Tcp(String, u16),
     Unix(String),
     /// A URL kept whole (`postgresql://...`, `ldaps://...`).
     Url(String),
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl fmt::Display for Endpoint {
@@ -143,17 +235,27 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// A URL without its `user:password@` part, for messages.
-fn strip_userinfo(url: &str) -> String {
+/// A URL without its `user:password@` part (the password may hold `/`
+/// or `@`: the host starts after the last `@` of the authority) and
+/// without its `?query`, for messages.
+pub(crate) fn strip_userinfo(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
-            let (auth, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
-            let tail = tail.split_once('?').map_or(tail, |(p, _)| p);
-            format!("{scheme}://{host}{tail}")
+            let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://{rest}")
         }
         None => url.to_string(),
     }
+}
+
+/// The password of a `scheme://user:password@host` URL, if it has one.
+pub(crate) fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    let (userinfo, _) = rest.rsplit_once('@')?;
+    let (_, pw) = userinfo.split_once(':')?;
+    (!pw.is_empty()).then_some(pw)
 }
 
 /// Reads a Postfix `hosts` list (`mysql_table(5)`, `pgsql_table(5)`):
@@ -261,6 +363,10 @@ mod tests {
             Endpoint::Url("postgresql://u:pw@db/x?sslmode=require".into()).to_string(),
             "postgresql://db/x"
         );
+        let odd = "postgresql://u:Ab/Sl@sh-Secret@127.0.0.1/db";
+        assert_eq!(strip_userinfo(odd), "postgresql://127.0.0.1/db");
+        assert_eq!(url_password(odd), Some("Ab/Sl@sh-Secret"));
+        assert_eq!(url_password("ldap://host/"), None);
     }
 
     #[test]
@@ -269,6 +375,41 @@ mod tests {
         assert_eq!(
             s.scrub("temporarily unavailable, password 'p'"),
             "temporarily unavailable, password '****'"
+        );
+    }
+
+    /// A connection whose server never answers.
+    struct Stuck;
+
+    impl SqlConn for Stuck {
+        fn rows(&mut self, _: &str) -> Result<Vec<Row>, DbError> {
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_query_that_never_ends_is_given_up() {
+        let mut c = bounded("test".into(), Duration::from_millis(10), 1, || {
+            Ok(Box::new(Stuck) as Box<dyn SqlConn + Send>)
+        })
+        .unwrap();
+        let e = c.rows("SELECT 1").unwrap_err();
+        assert!(
+            matches!(e, DbError::Unreachable(ref m) if m.contains("did not answer")),
+            "{e}"
+        );
+        // The connection is not used again.
+        assert!(matches!(c.rows("SELECT 1"), Err(DbError::Unreachable(_))));
+        let e = bounded("test".into(), Duration::from_millis(10), 1, || {
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok(Box::new(Stuck) as Box<dyn SqlConn + Send>)
+        })
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("did not complete the connection"),
+            "{e}"
         );
     }
 

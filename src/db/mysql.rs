@@ -6,12 +6,15 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder, SslOpts, Value};
 
-use super::{DbError, Endpoint, Row, Secrets, SqlConn, first_reachable, parse_hosts};
+use super::{
+    Bounded, DbError, Endpoint, Row, Secrets, SqlConn, bounded, first_reachable, parse_hosts,
+};
 
 /// Where Debian's MariaDB and MySQL listen when a client says `localhost`.
 const DEFAULT_SOCKET: &str = "/run/mysqld/mysqld.sock";
 
 /// The settings of a `mysql:` client file that decide the connection.
+#[derive(Clone)]
 pub struct Settings {
     pub hosts: String,
     pub user: String,
@@ -68,6 +71,23 @@ fn hosts_word_is_bare(hosts: &str, word: &str) -> bool {
     hosts
         .split(|c: char| c == ',' || c.is_whitespace())
         .any(|w| w == word || w == format!("inet:{word}"))
+}
+
+/// [`connect`] on its own thread, with deadlines (see [`Bounded`]).
+pub fn connect_bounded(s: &Settings, timeout: Duration) -> Result<Bounded, DbError> {
+    let tries = endpoints(s)?.len();
+    let what = format!(
+        "the MySQL server ({})",
+        if s.hosts.trim().is_empty() {
+            "localhost"
+        } else {
+            s.hosts.trim()
+        }
+    );
+    let s = s.clone();
+    bounded(what, timeout, tries, move || {
+        connect(&s, timeout).map(|c| Box::new(c) as Box<dyn SqlConn + Send>)
+    })
 }
 
 pub fn connect(s: &Settings, timeout: Duration) -> Result<MysqlConn, DbError> {

@@ -7,8 +7,12 @@ use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
-use super::{DbError, Endpoint, Row, Secrets, SqlConn, first_reachable, parse_hosts};
+use super::{
+    Bounded, DbError, Endpoint, Row, Secrets, SqlConn, bounded, first_reachable, parse_hosts,
+    strip_userinfo, url_password,
+};
 
+#[derive(Clone)]
 pub struct Settings {
     pub hosts: String,
     pub user: String,
@@ -21,8 +25,32 @@ pub struct PgConn {
     secrets: Secrets,
 }
 
+/// [`connect`] on its own thread, with deadlines (see [`Bounded`]): the
+/// driver bounds the TCP connection only, and a query only through the
+/// server's `statement_timeout`.
+pub fn connect_bounded(s: &Settings, timeout: Duration) -> Result<Bounded, DbError> {
+    let hosts = if s.hosts.trim().is_empty() {
+        "localhost"
+    } else {
+        s.hosts.trim()
+    };
+    let tries = parse_hosts(hosts, 5432)
+        .map_err(DbError::Unsupported)?
+        .len();
+    let what = format!("the PostgreSQL server ({})", strip_userinfo(hosts));
+    let s = s.clone();
+    bounded(what, timeout, tries, move || {
+        connect(&s, timeout).map(|c| Box::new(c) as Box<dyn SqlConn + Send>)
+    })
+}
+
 pub fn connect(s: &Settings, timeout: Duration) -> Result<PgConn, DbError> {
-    let secrets = Secrets::new([s.password.as_str()]);
+    let url_passwords: Vec<&str> = s
+        .hosts
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter_map(url_password)
+        .collect();
+    let secrets = Secrets::new(std::iter::once(s.password.as_str()).chain(url_passwords));
     let hosts = if s.hosts.trim().is_empty() {
         "localhost"
     } else {
@@ -80,34 +108,9 @@ pub fn connect(s: &Settings, timeout: Duration) -> Result<PgConn, DbError> {
                 "-c default_transaction_read_only=on -c statement_timeout={}",
                 timeout.as_millis()
             ));
-        connect_bounded(c, timeout)
-            .and_then(|r| r.map_err(|err| classify(&err, e, &secrets)))
-            .map_err(|err| match err {
-                DbError::Unreachable(m) if m.is_empty() => DbError::Unreachable(format!(
-                    "{e} accepted the connection but did not answer within {} s",
-                    timeout.as_secs()
-                )),
-                other => other,
-            })
+        c.connect(NoTls).map_err(|err| classify(&err, e, &secrets))
     })?;
     Ok(PgConn { client, secrets })
-}
-
-/// `connect_timeout` bounds only the TCP connection: a server that
-/// accepts it and never answers would hold the run for ever. The
-/// connection is made on a thread that is abandoned after `timeout` (the
-/// process exits soon after; nothing is written meanwhile). An empty
-/// `Unreachable` message means the time ran out.
-fn connect_bounded(
-    c: Config,
-    timeout: Duration,
-) -> Result<Result<Client, postgres::Error>, DbError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(c.connect(NoTls));
-    });
-    rx.recv_timeout(timeout + Duration::from_millis(500))
-        .map_err(|_| DbError::Unreachable(String::new()))
 }
 
 fn classify(err: &postgres::Error, at: &Endpoint, secrets: &Secrets) -> DbError {

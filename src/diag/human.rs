@@ -50,8 +50,11 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
             .line_start(first)
             .path(f.path.to_string_lossy().into_owned());
         for (l, primary) in mine {
-            let s = l.span.start.clamp(start, end) - start;
-            let e = l.span.end.clamp(start, end) - start;
+            // A span from a parser may end inside a multi-byte character
+            // (a byte offset into assembled text): widen it to whole
+            // characters, which the renderer needs.
+            let s = floor_char(window, l.span.start.clamp(start, end) - start);
+            let e = ceil_char(window, l.span.end.clamp(start, end) - start).max(s);
             let kind = if *primary {
                 AnnotationKind::Primary
             } else {
@@ -92,4 +95,22 @@ pub fn render_short(d: &Diagnostic, sources: &SourceMap) -> String {
         ),
         None => format!("{sev}[{}]: {}", d.id, d.message),
     }
+}
+
+/// The largest char boundary of `s` at or before `i`.
+fn floor_char(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest char boundary of `s` at or after `i`.
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }

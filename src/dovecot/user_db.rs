@@ -16,6 +16,7 @@ use mailconf_parsers::dovecot::conf::{Dialect, Item, parse_conf};
 use super::tree::{DovecotConf, Node};
 use crate::db::{self, Access, DbError, SqlConn};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::postfix::candidates::single_select;
 use crate::source::{FileId, Root, SourceMap, read_text};
 
 /// The domains of the users Dovecot's `iterate_query` lists.
@@ -94,7 +95,10 @@ pub fn user_domains(
         source_2_3(d, root, sources, diags)?
     };
     let at = src.at;
-    let result = connect(&src, root, access).and_then(|mut conn| conn.rows(&src.iterate_query));
+    let result = single_select(&src.iterate_query)
+        .map_err(DbError::Unsupported)
+        .and_then(|()| connect(&src, root, access))
+        .and_then(|mut conn| conn.rows(&src.iterate_query));
     let rows = match result {
         Ok(rows) => rows,
         Err(e) => {
@@ -134,21 +138,45 @@ pub fn user_domains(
 
 fn connect(src: &SqlSource, root: &Root, access: &Access) -> Result<Box<dyn SqlConn>, DbError> {
     Ok(match src.driver.as_str() {
-        "mysql" => Box::new(db::mysql::connect(
-            &db::mysql::Settings {
-                hosts: src.hosts(),
-                user: src.param("user"),
-                password: src.param("password"),
-                dbname: src.param("dbname"),
-                tls_cert_file: None,
-                tls_key_file: None,
-                tls_ca_file: None,
-                tls_verify_cert: false,
-                tls_wanted: false,
-            },
-            access.timeout,
-        )?),
-        "pgsql" => Box::new(db::pgsql::connect(
+        "mysql" => {
+            // Dovecot's `ssl_ca`, `ssl_cert`, `ssl_key` (files on the
+            // server) and `ssl_verify_server_cert`.
+            let file = |k: &str| -> Result<Option<std::path::PathBuf>, DbError> {
+                let v = src.param(k);
+                if v.is_empty() {
+                    return Ok(None);
+                }
+                root.resolve(&v)
+                    .map(Some)
+                    .map_err(|e| DbError::Unreachable(format!("{k} = {v}: {e}")))
+            };
+            Box::new(db::mysql::connect_bounded(
+                &db::mysql::Settings {
+                    hosts: src.hosts(),
+                    user: src.param("user"),
+                    password: src.param("password"),
+                    dbname: src.param("dbname"),
+                    tls_cert_file: file("ssl_cert")?,
+                    tls_key_file: file("ssl_key")?,
+                    tls_ca_file: file("ssl_ca")?,
+                    tls_verify_cert: src.param("ssl_verify_server_cert") == "yes",
+                    tls_wanted: src.params.iter().any(|(k, _)| k.starts_with("ssl_")),
+                },
+                access.timeout,
+            )?)
+        }
+        "pgsql"
+            if matches!(
+                src.param("sslmode").as_str(),
+                "require" | "verify-ca" | "verify-full"
+            ) =>
+        {
+            return Err(DbError::Unsupported(format!(
+                "sslmode={}: mailconf does not speak TLS to PostgreSQL",
+                src.param("sslmode")
+            )));
+        }
+        "pgsql" => Box::new(db::pgsql::connect_bounded(
             &db::pgsql::Settings {
                 hosts: src.hosts(),
                 user: src.param("user"),

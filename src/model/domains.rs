@@ -302,10 +302,22 @@ impl Reader<'_> {
                     };
                     let kind = match listing {
                         Listing::Keys(keys) => ItemKind::Names(names(keys)),
-                        Listing::Queried { keys, aliases } => {
+                        Listing::Queried {
+                            keys,
+                            aliases,
+                            complete,
+                        } => {
                             self.aliases.extend(aliases.iter().map(|k| k.key.clone()));
                             let mut all = names(keys);
                             all.extend(names(aliases));
+                            if !complete {
+                                // Listed, but maybe not whole: keep the names,
+                                // and count the table as not read for --prune.
+                                out.push(ListItem {
+                                    negated: neg,
+                                    kind: ItemKind::Unknown(spec.clone()),
+                                });
+                            }
                             ItemKind::Names(all)
                         }
                         Listing::Failed => ItemKind::Unknown(spec.clone()),

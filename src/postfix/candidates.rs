@@ -116,6 +116,48 @@ fn tables_of(from: &str) -> Vec<String> {
     out
 }
 
+/// Is `query` one `SELECT` statement? mailconf runs nothing else: a second
+/// statement after `;` (which the MySQL client library Postfix uses would
+/// refuse anyway) or a `CALL` could change data.
+pub fn single_select(query: &str) -> Result<(), String> {
+    let start = query.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+    if !starts_with_word(start, 0, "select") {
+        return Err(
+            "the query is not a SELECT statement; mailconf runs only SELECT queries".into(),
+        );
+    }
+    // MySQL reads `\'` inside a string as a quote, PostgreSQL and SQLite
+    // do not: a `;` outside strings under either reading is refused.
+    if [true, false].into_iter().any(|bs| has_separator(query, bs)) {
+        return Err(
+            "the query holds more than one statement; mailconf runs only a single SELECT".into(),
+        );
+    }
+    Ok(())
+}
+
+/// A `;` outside quotes with more text after it.
+fn has_separator(query: &str, backslash_escapes: bool) -> bool {
+    let b = query.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if backslash_escapes && c == b'\\' && q != b'`' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b';' if !query[i + 1..].trim().is_empty() => return true,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Rewrites a lookup query into candidate queries, one per `UNION` branch.
 /// `Err` says why it cannot be done.
 pub fn candidate_queries(template: &str) -> Result<Vec<Branch>, String> {
@@ -135,34 +177,59 @@ pub fn candidate_queries(template: &str) -> Result<Vec<Branch>, String> {
         };
         let mut rest = branch[from..].to_string();
         let mut exprs: Vec<String> = Vec::new();
-        for key in ["'%s'", "'%u'", "\"%s\"", "\"%u\""] {
+        // `%S` and `%U` expand like `%s` and `%u` in a query.
+        for key in [
+            "'%s'", "'%u'", "'%S'", "'%U'", "\"%s\"", "\"%u\"", "\"%S\"", "\"%U\"",
+        ] {
             while let Some(pos) = rest.find(key) {
                 let (start, end, expr) = comparison(&rest, pos, key.len()).ok_or_else(|| {
                     "the key is not simply compared with a column (a function or an expression around it)".to_string()
                 })?;
-                exprs.push(expr);
+                if !exprs.contains(&expr) {
+                    exprs.push(expr);
+                }
                 rest.replace_range(start..end, "1=1");
             }
         }
-        if rest.contains("%s") || rest.contains("%u") {
+        if ["%s", "%u", "%S", "%U"].iter().any(|k| rest.contains(k)) {
             return Err(
                 "the key is part of a pattern or an expression, such as LIKE '%%@%s'".into(),
             );
         }
-        let Some(expr) = exprs.first() else {
+        if exprs.is_empty() {
             return Err("a UNION branch does not compare the key with a column".into());
-        };
-        if let Some(&limit) = top_level_words(&rest, "limit").first() {
-            rest.truncate(limit);
         }
-        let alias = expr.to_ascii_lowercase().contains("alias")
-            || tables_of(&rest)
-                .iter()
-                .any(|t| t.to_ascii_lowercase().contains("alias"));
-        out.push(Branch {
-            sql: format!("SELECT DISTINCT {expr} {}", rest.trim()).replace('\u{1}', "%"),
-            alias,
-        });
+        // Ordering, grouping and limits only narrow or reorder the rows of
+        // one lookup; for the list they would drop candidates.
+        if let Some(cut) = [
+            "group", "having", "order", "limit", "fetch", "offset", "for",
+        ]
+        .iter()
+        .filter_map(|w| top_level_words(&rest, w).first().copied())
+        .min()
+        {
+            rest.truncate(cut);
+        }
+        // The branch's own table (not a joined one) and the selected
+        // column say whether it lists alias domains.
+        let main_table = tables_of(&rest).into_iter().next().unwrap_or_default();
+        // `domain = '%s' OR note = '%s'`: each compared column is a source
+        // of candidates.
+        for expr in exprs {
+            let alias = expr.to_ascii_lowercase().contains("alias")
+                || main_table.to_ascii_lowercase().contains("alias");
+            out.push(Branch {
+                sql: format!("SELECT DISTINCT {expr} {}", rest.trim()).replace('\u{1}', "%"),
+                alias,
+            });
+        }
+    }
+    // A lone branch is the domain list itself, whatever its tables are
+    // called; only a UNION can add alias domains to it.
+    if out.iter().all(|b| b.alias) {
+        for b in &mut out {
+            b.alias = false;
+        }
     }
     Ok(out)
 }
@@ -198,7 +265,13 @@ fn comparison(s: &str, pos: usize, klen: usize) -> Option<(usize, usize, String)
         let t = after.trim_start().strip_prefix('=')?.trim_start();
         let off = s.len() - t.len();
         let len = t.bytes().take_while(|&c| is_ident(c)).count();
-        return (len > 0).then(|| (pos, off + len, s[off..off + len].to_string()));
+        // `'%s' = LOWER(x)`: a function, not a column; `'%s' = dömain`:
+        // an identifier this reader does not understand.
+        let next = s[off + len..].chars().next();
+        if len == 0 || next.is_some_and(|c| c == '(' || !c.is_ascii()) {
+            return None;
+        }
+        return Some((pos, off + len, s[off..off + len].to_string()));
     };
     let left = s[..op_start].trim_end();
     let len = left.bytes().rev().take_while(|&c| is_ident(c)).count();
@@ -206,7 +279,17 @@ fn comparison(s: &str, pos: usize, klen: usize) -> Option<(usize, usize, String)
         return None;
     }
     let start = left.len() - len;
-    Some((start, end, left[start..].to_string()))
+    let expr = &left[start..];
+    // `x NOT LIKE '%s'`, `x NOT IN (...)`: not a plain comparison. An
+    // identifier must start after a separator (not inside `dömain`).
+    let boundary = left[..start]
+        .chars()
+        .next_back()
+        .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | ','));
+    if expr.eq_ignore_ascii_case("not") || !boundary {
+        return None;
+    }
+    Some((start, end, expr.to_string()))
 }
 
 /// The tables read by each branch of a query that could not be rewritten,
@@ -235,6 +318,14 @@ pub struct LdapCandidates {
 }
 
 pub fn ldap_candidates(filter: &str) -> Result<LdapCandidates, String> {
+    // `domainName=%s`, as Postfix's own default `mailacceptinggeneralid=%s`,
+    // is one filter item without parentheses.
+    let trimmed = filter.trim();
+    let filter = if trimmed.starts_with('(') {
+        trimmed.to_string()
+    } else {
+        format!("({trimmed})")
+    };
     let f = filter.replace("%%", "\u{1}");
     let mut attrs: Vec<String> = Vec::new();
     let mut out = String::with_capacity(f.len());
@@ -243,7 +334,7 @@ pub fn ldap_candidates(filter: &str) -> Result<LdapCandidates, String> {
         let Some(code) = f[p + 1..].chars().next() else {
             break;
         };
-        if !matches!(code, 's' | 'u') {
+        if !matches!(code, 's' | 'u' | 'S' | 'U') {
             continue;
         }
         // Only `(attr=%s)`: the whole value is the key.
@@ -367,6 +458,52 @@ mod tests {
     }
 
     #[test]
+    fn order_group_and_limit_go() {
+        assert_eq!(
+            cands(
+                "SELECT domain FROM domain WHERE domain='%s' AND active ORDER BY created LIMIT 1"
+            ),
+            ["SELECT DISTINCT domain FROM domain WHERE 1=1 AND active"]
+        );
+        assert_eq!(
+            cands("SELECT domain FROM domain WHERE domain='%s' GROUP BY active"),
+            ["SELECT DISTINCT domain FROM domain WHERE 1=1"]
+        );
+    }
+
+    #[test]
+    fn every_compared_column_gives_candidates() {
+        assert_eq!(
+            cands("SELECT x FROM t WHERE (domain='%s' OR note='%s') AND active"),
+            [
+                "SELECT DISTINCT domain FROM t WHERE (1=1 OR 1=1) AND active",
+                "SELECT DISTINCT note FROM t WHERE (1=1 OR 1=1) AND active"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_joined_alias_table_does_not_make_an_alias_list() {
+        let c = candidate_queries("SELECT d.domain FROM domain d LEFT JOIN alias_domain a ON a.alias_domain = d.domain WHERE d.domain='%s' AND a.alias_domain IS NULL").unwrap();
+        assert!(!c[0].alias);
+        // A lone branch reading an alias table is the list itself.
+        let c = candidate_queries("SELECT alias_domain FROM alias_domain WHERE alias_domain='%s'")
+            .unwrap();
+        assert!(!c[0].alias);
+    }
+
+    #[test]
+    fn only_single_selects_run() {
+        assert!(single_select("SELECT domain FROM domain WHERE domain='%s'").is_ok());
+        assert!(single_select("SELECT email AS user FROM users;").is_ok());
+        assert!(single_select("(SELECT a FROM b WHERE c=';x') UNION (SELECT d FROM e)").is_ok());
+        assert!(single_select("SELECT a FROM b WHERE c='%s'; DELETE FROM b").is_err());
+        assert!(single_select("SELECT a FROM b WHERE c='x\\'; DROP TABLE b; --'").is_err());
+        assert!(single_select("CALL lookup('%s')").is_err());
+        assert!(single_select("  select 1 from t").is_ok());
+    }
+
+    #[test]
     fn shapes_that_cannot_be_listed() {
         for q in [
             "SELECT 1 FROM users WHERE email LIKE '%%@%s' LIMIT 1",
@@ -375,6 +512,11 @@ mod tests {
             "SELECT x FROM t WHERE LOWER(name) = '%s'",
             "SELECT x FROM t WHERE name <> '%s'",
             "SELECT x FROM t WHERE name = CONCAT('%s', '.')",
+            "SELECT x FROM t WHERE name NOT LIKE '%s'",
+            "SELECT x FROM t WHERE name NOT IN ('%s')",
+            "SELECT x FROM t WHERE '%s' = LOWER(name)",
+            "SELECT x FROM t WHERE dömain = '%s'",
+            "SELECT x FROM t WHERE '%s' = dömain",
         ] {
             assert!(candidate_queries(q).is_err(), "{q}");
         }
@@ -405,6 +547,14 @@ mod tests {
             "(&(objectClass=mailDomain)(|(domainName=*)(&(enabledService=domainalias)(domainAliasName=*)))(!(domainBackupMX=yes))(accountStatus=active)(enabledService=mail))"
         );
         assert!(ldap_candidates("(mail=*@%s)").is_err());
+        // Postfix's default filter has no parentheses.
+        let c = ldap_candidates("mailacceptinggeneralid=%s").unwrap();
+        assert_eq!(c.filter, "(mailacceptinggeneralid=*)");
+        assert_eq!(c.attrs, ["mailacceptinggeneralid"]);
+        assert_eq!(
+            ldap_candidates("(|(a=%S)(b=%s))").unwrap().attrs,
+            ["a", "b"]
+        );
         assert!(ldap_candidates("(mail=%s*)").is_err());
         assert!(ldap_candidates("(objectClass=x)").is_err());
     }

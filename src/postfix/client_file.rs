@@ -42,7 +42,7 @@ impl Kind {
 
 /// A client file: `name = value` lines, the last one winning, never
 /// `$`-expanded.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientConfig {
     pub kind: Kind,
     pub file: FileId,
@@ -85,7 +85,10 @@ impl ClientConfig {
         if let Some(q) = self.get("query") {
             return Some(q.to_string());
         }
-        if let Some(f) = self.get("select_function") {
+        if let Some(f) = self
+            .get("select_function")
+            .filter(|_| self.kind == Kind::Pgsql)
+        {
             return Some(format!("SELECT {f}('%s')"));
         }
         let table = self.get("table")?;
@@ -154,16 +157,25 @@ pub fn expand(template: &str, key: &str, quote: &dyn Fn(&str) -> String) -> Opti
     Some(out)
 }
 
-/// SQL string escaping for `'...'` literals: MySQL escapes backslashes too,
-/// PostgreSQL (standard strings) and SQLite only double quotes.
+/// String escaping as the driver Postfix uses does it:
+/// `mysql_real_escape_string()` backslash-escapes quotes, backslashes and
+/// control characters; PostgreSQL's `PQescapeStringConn()` (standard
+/// strings) and SQLite's `%q` double single quotes.
 pub fn sql_quote(kind: Kind, s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' if kind == Kind::Mysql => out.push_str("\\\\"),
-            '\0' => {}
-            c => out.push(c),
+        match (kind, c) {
+            (Kind::Mysql, '\0') => out.push_str("\\0"),
+            (Kind::Mysql, '\n') => out.push_str("\\n"),
+            (Kind::Mysql, '\r') => out.push_str("\\r"),
+            (Kind::Mysql, '\u{1a}') => out.push_str("\\Z"),
+            (Kind::Mysql, '\\' | '\'' | '"') => {
+                out.push('\\');
+                out.push(c);
+            }
+            (_, '\'') => out.push_str("''"),
+            (_, '\0') => {}
+            (_, c) => out.push(c),
         }
     }
     out
@@ -201,7 +213,8 @@ mod tests {
             "x='o''neil.example'"
         );
         assert_eq!(expand("x='%d'", "example.com", &q), None);
-        assert_eq!(sql_quote(Kind::Mysql, "a\\b'"), "a\\\\b''");
+        assert_eq!(sql_quote(Kind::Mysql, "a\\b'\"x\n"), "a\\\\b\\'\\\"x\\n");
+        assert_eq!(sql_quote(Kind::Pgsql, "a\\b'"), "a\\b''");
         assert_eq!(ldap_quote("a*(b)"), "a\\2a\\28b\\29");
     }
 }

@@ -12,10 +12,13 @@
 //! case-sensitive database are decided by the database, as for Postfix.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use mailconf_parsers::Span;
 
-use super::candidates::{LdapCandidates, candidate_queries, ldap_candidates, scanned_tables};
+use super::candidates::{
+    LdapCandidates, candidate_queries, ldap_candidates, scanned_tables, single_select,
+};
 use super::client_file::{ClientConfig, Kind, expand, ldap_quote, sql_quote};
 use super::tables::{Key, Listing};
 use crate::db::{self, Access, DbError, SqlConn};
@@ -108,7 +111,10 @@ pub fn open(
     };
     let backend = match kind {
         Kind::Ldap => ldap_backend(&cfg, root, access),
-        _ => connect_sql(&cfg, root, access).map(Backend::Sql),
+        _ => single_select(&query)
+            .map_err(DbError::Unsupported)
+            .and_then(|()| connect_sql(&cfg, root, access))
+            .map(Backend::Sql),
     };
     match backend {
         Ok(backend) => Ok(DbTable {
@@ -254,6 +260,8 @@ impl DbTable {
     fn enumerate(&mut self, diags: &mut Diagnostics) -> Result<Listing, DbError> {
         let mut found = Found::new();
         let mut partial: Option<(String, Vec<String>)> = None;
+        // A fall-back scan or a cut search may miss domains.
+        let mut complete = true;
         let mut unknown_branches = false;
         match &mut self.backend {
             Backend::Sql(conn) => match candidate_queries(&self.query) {
@@ -291,6 +299,7 @@ impl DbTable {
                         )
                     };
                     partial = Some((why, tables));
+                    complete = false;
                 }
             },
             Backend::Ldap {
@@ -305,13 +314,26 @@ impl DbTable {
                     ))
                 })?;
                 let attrs: Vec<&str> = cands.attrs.iter().map(String::as_str).collect();
-                for entry in client.search(base, *scope, &cands.filter, &attrs)? {
+                let is_alias = |a: &str| a.to_ascii_lowercase().contains("alias");
+                // Only a filter that also compares a non-alias attribute
+                // has an alias-domain part.
+                let has_alias_part = !cands.attrs.iter().all(|a| is_alias(a));
+                let (entries, cut) = client.search_partial(base, *scope, &cands.filter, &attrs)?;
+                if cut {
+                    complete = false;
+                    partial = Some((
+                        "the directory returned only part of the domain entries (its size limit)"
+                            .into(),
+                        Vec::new(),
+                    ));
+                }
+                for entry in entries {
                     for (name, values) in entry {
                         let Some(attr) = cands.attrs.iter().find(|a| a.eq_ignore_ascii_case(&name))
                         else {
                             continue;
                         };
-                        let alias = attr.to_ascii_lowercase().contains("alias");
+                        let alias = has_alias_part && is_alias(attr);
                         for v in values {
                             add(&mut found, v, alias);
                         }
@@ -325,6 +347,7 @@ impl DbTable {
         Ok(Listing::Queried {
             keys: v.keys,
             aliases: v.aliases,
+            complete,
         })
     }
 
@@ -341,19 +364,21 @@ impl DbTable {
         let spec = &self.spec;
         // After a scan, values from other columns fail the lookup as a
         // matter of course; only rejected key-column values are news.
-        let scanned = partial.is_some();
+        let scanned = partial.as_ref().is_some_and(|(_, t)| !t.is_empty());
         if let Some((why, tables)) = partial {
-            diags.push(
-                Diagnostic::note(
-                    "database_partially_listed",
-                    format!(
-                        "`{spec}`: the query cannot be turned into a list ({why}); mailconf took the domains stored in the tables {} and kept the {} the query accepts. A domain with no row in those tables is missed: add it with --domain",
-                        tables.join(", "),
-                        v.keys.len()
-                    ),
+            let text = if tables.is_empty() {
+                format!(
+                    "`{spec}`: {why}; the {} domains found were kept, others may be missing: add them with --domain (--prune removes nothing meanwhile)",
+                    v.keys.len()
                 )
-                .at(file, span, ""),
-            );
+            } else {
+                format!(
+                    "`{spec}`: the query cannot be turned into a list ({why}); mailconf took the domains stored in the tables {} and kept the {} the query accepts. A domain with no row in those tables is missed: add it with --domain (--prune removes nothing meanwhile)",
+                    tables.join(", "),
+                    v.keys.len()
+                )
+            };
+            diags.push(Diagnostic::note("database_partially_listed", text).at(file, span, ""));
         }
         if !v.aliases.is_empty() {
             diags.push(
@@ -402,11 +427,7 @@ fn connect_sql(
     access: &Access,
 ) -> Result<Box<dyn SqlConn>, DbError> {
     let get = |n: &str| cfg.get(n).unwrap_or("").trim().to_string();
-    let under_root = |n: &str| {
-        cfg.get(n)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| root.resolve(v.trim()).unwrap_or_else(|_| v.trim().into()))
-    };
+    let under_root = |n: &str| file_setting(cfg, root, n);
     Ok(match cfg.kind {
         Kind::Mysql => {
             let tls_names = [
@@ -421,13 +442,13 @@ fn connect_sql(
                 user: get("user"),
                 password: get("password"),
                 dbname: get("dbname"),
-                tls_cert_file: under_root("tls_cert_file"),
-                tls_key_file: under_root("tls_key_file"),
-                tls_ca_file: under_root("tls_CAfile"),
+                tls_cert_file: under_root("tls_cert_file")?,
+                tls_key_file: under_root("tls_key_file")?,
+                tls_ca_file: under_root("tls_CAfile")?,
                 tls_verify_cert: yes(cfg.get("tls_verify_cert"), false),
                 tls_wanted: tls_names.iter().any(|n| !get(n).is_empty()),
             };
-            Box::new(db::mysql::connect(&s, access.timeout)?)
+            Box::new(db::mysql::connect_bounded(&s, access.timeout)?)
         }
         Kind::Pgsql => {
             let s = db::pgsql::Settings {
@@ -436,10 +457,10 @@ fn connect_sql(
                 password: get("password"),
                 dbname: get("dbname"),
             };
-            Box::new(db::pgsql::connect(&s, access.timeout)?)
+            Box::new(db::pgsql::connect_bounded(&s, access.timeout)?)
         }
         Kind::Sqlite => {
-            let path = under_root("dbpath")
+            let path = under_root("dbpath")?
                 .ok_or_else(|| DbError::Unsupported("the client file has no `dbpath`".into()))?;
             Box::new(db::sqlite::open(&path, access.timeout)?)
         }
@@ -472,10 +493,7 @@ fn ldap_backend(cfg: &ClientConfig, root: &Root, access: &Access) -> Result<Back
         bind_pw: get("bind_pw"),
         start_tls: yes(cfg.get("start_tls"), false),
         tls_require_cert: yes(cfg.get("tls_require_cert"), false),
-        tls_ca_cert_file: cfg
-            .get("tls_ca_cert_file")
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| root.resolve(v.trim()).unwrap_or_else(|_| v.trim().into())),
+        tls_ca_cert_file: file_setting(cfg, root, "tls_ca_cert_file")?,
     };
     let scope = db::ldap::parse_scope(&get("scope")).ok_or_else(|| {
         DbError::Unsupported(format!("scope = {} is not sub, one or base", get("scope")))
@@ -501,6 +519,17 @@ fn ldap_backend(cfg: &ClientConfig, root: &Root, access: &Access) -> Result<Back
     })
 }
 
+/// A file named by a client file setting, on the server under `--root`;
+/// a path that leaves `--root` is never opened on this machine instead.
+fn file_setting(cfg: &ClientConfig, root: &Root, name: &str) -> Result<Option<PathBuf>, DbError> {
+    let Some(v) = cfg.get(name).map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    root.resolve(v)
+        .map(Some)
+        .map_err(|e| DbError::Unreachable(format!("{name} = {v}: {e}")))
+}
+
 fn yes(v: Option<&str>, default: bool) -> bool {
     match v.map(|s| s.trim().to_ascii_lowercase()) {
         Some(s) if matches!(s.as_str(), "yes" | "true" | "1" | "on") => true,
@@ -518,16 +547,13 @@ fn add(found: &mut Found, stored: String, alias: bool) {
 }
 
 /// The domain a stored value names, for the fall-back scan: the part after
-/// the last `@` of an address, or the value itself when it looks like a
-/// domain. Other values (names, password hashes) are never candidates, so
-/// they can never appear in a message.
+/// the last `@` of an address, or the value itself, when it is shaped like
+/// a domain name. Other values (names, password hashes, a password column
+/// that holds an `@`) are never candidates, so they never appear in a
+/// message.
 fn domain_in(v: &str) -> Option<&str> {
-    if let Some((local, domain)) = v.trim().rsplit_once('@') {
-        // Hostile domain parts stay: the lookup decides, and a name that is
-        // not a DNS name is then rejected with a warning.
-        return (!local.contains(char::is_whitespace) && !domain.is_empty()).then_some(domain);
-    }
-    let d = v.trim();
+    let v = v.trim();
+    let d = v.rsplit_once('@').map_or(v, |(_, d)| d);
     let name_like = d
         .chars()
         .all(|c| c.is_alphanumeric() || c == '.' || c == '-');

@@ -39,7 +39,13 @@ pub enum Listing {
     /// Keys from a database query (`db_table`): `keys` are accepted by the
     /// lookup; `aliases` are accepted too, but only through the part of the
     /// query that lists alias domains.
-    Queried { keys: Vec<Key>, aliases: Vec<Key> },
+    /// `complete` is false when some keys may be missing (a fall-back
+    /// scan, a directory's size limit).
+    Queried {
+        keys: Vec<Key>,
+        aliases: Vec<Key>,
+        complete: bool,
+    },
     /// The keys cannot be listed; the reason says why.
     Unknown(String),
     /// The keys could not be read; a diagnostic already says why.
@@ -83,17 +89,32 @@ pub fn list_table(
                 return Listing::Unknown(format!("`{spec}`: expected unionmap:{{table, ...}}"));
             };
             let mut keys = Vec::new();
+            let mut alias_keys = Vec::new();
+            let mut all_complete = true;
             for m in members {
                 match list_table(m, root, sources, diags, access) {
                     Listing::Keys(k) => keys.extend(k),
-                    Listing::Queried { keys: k, aliases } => {
+                    Listing::Queried {
+                        keys: k,
+                        aliases,
+                        complete,
+                    } => {
                         keys.extend(k);
-                        keys.extend(aliases);
+                        alias_keys.extend(aliases);
+                        all_complete &= complete;
                     }
                     other => return other,
                 }
             }
-            Listing::Keys(keys)
+            if alias_keys.is_empty() && all_complete {
+                Listing::Keys(keys)
+            } else {
+                Listing::Queried {
+                    keys,
+                    aliases: alias_keys,
+                    complete: all_complete,
+                }
+            }
         }
         "static" | "randmap" => Listing::Everything,
         "mysql" | "pgsql" | "sqlite" | "ldap" => match Kind::parse(t.kind) {

@@ -448,3 +448,103 @@ fn prune_waits_for_every_domain_table() {
     assert!(!text(&up.stderr).contains("prune_skipped"));
     assert!(file.is_file());
 }
+
+/// Client files written to trip mailconf up (review of issue 7): a
+/// password continued on the next line or inside a URL, an LDAP URL
+/// without a host, a second statement after `;`, a `dbpath` that leaves
+/// `--root`. Each gives a warning naming its file; nothing panics, nothing
+/// leaks, nothing outside `--root` is opened.
+#[test]
+fn hostile_client_files_are_refused_cleanly() {
+    let outside = Scratch::new("outside-root");
+    let outside_db = outside.path().join("h.sqlite");
+    rusqlite::Connection::open(&outside_db)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE d(name TEXT); INSERT INTO d VALUES ('host-only.example');",
+            )
+        })
+        .unwrap();
+    let ups = "../".repeat(30);
+    let (s, root) = tree_with_tables(&[
+        (
+            "mysql",
+            "hosts = 127.0.0.1:3306\nuser = postfix\npassword =\n    Contd-Secret-77\ndbname = postfix\nquery = SELECT domain FROM domain WHERE domain='%s'\n".to_string(),
+        ),
+        (
+            "pgsql",
+            "hosts = postgresql://modoboa:Ab/Sl@sh-Secret-88@127.0.0.1/modoboa\nquery = SELECT name FROM admin_domain WHERE name='%s'\n".to_string(),
+        ),
+        (
+            "ldap",
+            "server_host = ldap:/x://\nsearch_base = dc=example\nquery_filter = (domainName=%s)\nbind_pw = Ldap-Secret-99\n".to_string(),
+        ),
+        (
+            "mysql",
+            "hosts = 127.0.0.1:3306\nuser = postfix\npassword = fake-password-2\ndbname = postfix\nquery = SELECT domain FROM domain WHERE domain='%s'; DELETE FROM domain\n".to_string(),
+        ),
+        (
+            "sqlite",
+            format!("dbpath = {ups}{}\nquery = SELECT name FROM d WHERE name='%s'\n", outside_db.display()),
+        ),
+    ]);
+    let out = s.path().join("www");
+    for format in ["human", "json"] {
+        let o = mailconf()
+            .args([
+                "generate",
+                "--format",
+                format,
+                "--database-timeout",
+                "3",
+                "--root",
+            ])
+            .arg(&root)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        for secret in [
+            "Contd-Secret-77",
+            "Sl@sh-Secret-88",
+            "Ab/Sl",
+            "Ldap-Secret-99",
+        ] {
+            assert!(!err.contains(secret), "{format}: {secret} shown:\n{err}");
+        }
+        // Each table's warning, with the file it names (JSON: one line
+        // each; human: the header line and the ` --> ` line after it).
+        let warnings: Vec<String> = if format == "json" {
+            err.lines().map(str::to_string).collect()
+        } else {
+            err.split("\n\n").map(str::to_string).collect()
+        };
+        for (i, ids) in [
+            (0, &["database_login_refused"][..]),
+            // The URL's `@` in the password confuses the client's parser:
+            // refused or unreachable, the password stays hidden.
+            (1, &["database_login_refused", "database_unreachable"][..]),
+            (2, &["database_unsupported"][..]),
+            (3, &["database_unsupported"][..]),
+            (4, &["database_unreachable"][..]),
+        ] {
+            let file = format!("extra-{i}.cf");
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains(&file) && ids.iter().any(|id| w.contains(id))),
+                "{format}: {ids:?} for {file}:\n{err}"
+            );
+        }
+        assert!(err.contains("leaves the --root directory"), "{err}");
+        assert!(err.contains("more than one statement"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            !out.join("host-only.example").exists(),
+            "a file outside --root was read"
+        );
+        assert!(out.join("example.com/mail/config-v1.1.xml").is_file());
+    }
+}
