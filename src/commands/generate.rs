@@ -1,6 +1,7 @@
 //! `mailconf generate` and `mailconf check`.
 
 use std::io::Write;
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -29,7 +30,7 @@ pub fn files(
     allow_incomplete: bool,
     documentation_url: Option<&str>,
     diags: &mut Diagnostics,
-) -> Vec<(String, String)> {
+) -> Vec<(String, Rc<str>)> {
     let mut out = Vec::new();
     let complete = model.has_incoming() && model.has_outgoing();
     if !complete {
@@ -85,6 +86,8 @@ pub fn files(
             ));
             continue;
         }
+        // Both paths share one copy of the text.
+        let xml: Rc<str> = xml.into();
         for p in paths(&d.name) {
             out.push((p, xml.clone()));
         }

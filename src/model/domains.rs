@@ -12,7 +12,7 @@
 //! reads M2.2's "never hosted: relay_domains" as "listed only in
 //! relay_domains", which is what Postfix does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use mailconf_parsers::postfix::list::{Item, parse_list};
 use mailconf_parsers::postfix::table_ref::parse_table_ref;
@@ -146,9 +146,35 @@ struct ListItem {
 /// names: `/file` lists followed, tables listed.
 struct DomainList {
     items: Vec<ListItem>,
+    /// Each name, with the position of the first item that names it.
+    first_named: HashMap<String, usize>,
+    /// Positions of the items that are not plain names (`static:`,
+    /// database look-ups), which are asked in list order.
+    special: Vec<usize>,
 }
 
 impl DomainList {
+    fn new(items: Vec<ListItem>) -> DomainList {
+        let mut first_named = HashMap::new();
+        let mut special = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match &item.kind {
+                ItemKind::Names(names) => {
+                    for (n, _) in names {
+                        first_named.entry(n.clone()).or_insert(i);
+                    }
+                }
+                ItemKind::Lookup(_) | ItemKind::Everything => special.push(i),
+                ItemKind::Unknown(_) => {}
+            }
+        }
+        DomainList {
+            items,
+            first_named,
+            special,
+        }
+    }
+
     /// The tables and files of positive entries whose names could not be
     /// read.
     fn unread(&self) -> Vec<String> {
@@ -193,18 +219,21 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// First match wins; `None` when no entry says yes or no.
     fn member(&mut self, list: &DomainList, name: &str) -> Option<bool> {
-        for i in &list.items {
-            let hit = match &i.kind {
-                ItemKind::Names(n) => n.iter().any(|(x, _)| x == name),
+        let named = list.first_named.get(name).copied();
+        for &i in &list.special {
+            if named.is_some_and(|n| n < i) {
+                break;
+            }
+            let item = &list.items[i];
+            let hit = match &item.kind {
                 ItemKind::Lookup(spec) => self.lookup(spec, name),
-                ItemKind::Everything => true,
-                ItemKind::Unknown(_) => false,
+                _ => true,
             };
             if hit {
-                return Some(!i.negated);
+                return Some(!item.negated);
             }
         }
-        None
+        named.map(|n| !list.items[n].negated)
     }
 
     /// `relay_domains` is a domain list: by default (it is in
@@ -459,6 +488,7 @@ pub fn hosted(
         .map(|d| normalize_domain(d).unwrap_or_else(|_| d.to_ascii_lowercase()))
         .collect();
     let mut out: Vec<super::Domain> = Vec::new();
+    let mut taken: HashSet<String> = HashSet::new();
     for (name, source) in found {
         if excludes.contains(&name) {
             excluded.push(Excluded {
@@ -468,7 +498,7 @@ pub fn hosted(
             });
             continue;
         }
-        if out.iter().any(|d| d.name == name) {
+        if !taken.insert(name.clone()) {
             continue;
         }
         let dopts = options.domains.get(&name);
@@ -577,29 +607,21 @@ fn postfix_domains(
         membership: false,
         tables: HashMap::new(),
     };
-    let local = DomainList {
-        items: r.list("mydestination", &dest, &dest_src, false, 0),
-    };
-    let mailbox = DomainList {
-        items: r.list("virtual_mailbox_domains", &mbox, &mbox_src, false, 0),
-    };
+    let local = DomainList::new(r.list("mydestination", &dest, &dest_src, false, 0));
+    let mailbox = DomainList::new(r.list("virtual_mailbox_domains", &mbox, &mbox_src, false, 0));
     // An alias table that cannot be listed (the default
     // `$virtual_alias_maps` is often SQL) only matters when it is explicit.
     r.warn = alias_explicit;
     r.membership = true;
-    let aliases = DomainList {
-        items: r.list("virtual_alias_domains", &alias, &alias_src, false, 0),
-    };
+    let aliases = DomainList::new(r.list("virtual_alias_domains", &alias, &alias_src, false, 0));
     // Only an explicit relay_domains names backup-MX domains (below
     // compatibility level 2 the default is `$mydestination`).
     r.warn = false;
-    let relays = DomainList {
-        items: if relay_explicit {
-            r.list("relay_domains", &relay, &relay_src, false, 0)
-        } else {
-            Vec::new()
-        },
-    };
+    let relays = DomainList::new(if relay_explicit {
+        r.list("relay_domains", &relay, &relay_src, false, 0)
+    } else {
+        Vec::new()
+    });
     let mut candidates: Vec<(String, Source, bool)> = local
         .positive_names()
         .chain(mailbox.positive_names())
@@ -615,12 +637,11 @@ fn postfix_domains(
         }
     }
     let found_before = found.len();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for (raw, source, from_users) in candidates {
-        if seen.contains(&raw) {
+        if !seen.insert(raw.clone()) {
             continue;
         }
-        seen.push(raw.clone());
         let mut exclude = |reason: &str| {
             excluded.push(Excluded {
                 name: raw.clone(),
@@ -762,21 +783,24 @@ fn cross_check(
             ),
         )));
     }
+    let hosted: HashSet<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
     let unhosted: Vec<&str> = u
         .domains
         .iter()
         .map(String::as_str)
-        .filter(|d| !found.iter().any(|(n, _)| n == d))
+        .filter(|d| !hosted.contains(d))
         .collect();
     if !unhosted.is_empty() {
+        let reasons: HashMap<String, &Excluded> = excluded
+            .iter()
+            .map(|e| (e.name.to_ascii_lowercase(), e))
+            .collect();
         let why: Vec<String> = unhosted
             .iter()
-            .map(
-                |d| match excluded.iter().find(|e| e.name.eq_ignore_ascii_case(d)) {
-                    Some(e) => format!("{d} ({})", e.reason),
-                    None => format!("{d} (not in Postfix's hosted domains)"),
-                },
-            )
+            .map(|d| match reasons.get(*d) {
+                Some(e) => format!("{d} ({})", e.reason),
+                None => format!("{d} (not in Postfix's hosted domains)"),
+            })
             .collect();
         diags.push(at(Diagnostic::note(
             "users_in_unhosted_domain",

@@ -54,44 +54,88 @@ struct DaemonTls {
     name: Option<Fact<String>>,
     default_certs: Vec<CertRef>,
     sni: Vec<Sni>,
+    /// Built by [`DaemonTls::indexed`] once `sni` is complete: every
+    /// question below is then a few hash look-ups, not a scan of `sni` (a
+    /// hosting server has thousands of SNI entries and domains).
+    index: SniIndex,
+}
+
+/// Positions in `sni`, by name; where several entries qualify, the lowest
+/// position (the first in the files) wins, as in the daemons.
+#[derive(Clone, Debug, Default)]
+struct SniIndex {
+    /// Exact names (not patterns).
+    exact: HashMap<String, usize>,
+    /// Exact names that are not web names, under each of their suffixes
+    /// (`mail.a.example` under `mail.a.example`, `a.example`, `example`).
+    under: HashMap<String, Vec<usize>>,
+    /// `.parent` patterns (Postfix), by parent.
+    dot: HashMap<String, usize>,
+    /// `*.parent` patterns (Dovecot), by parent.
+    star: HashMap<String, usize>,
+}
+
+/// `a.b.c`, `b.c`, `c`.
+fn suffixes(name: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(name), |n| n.split_once('.').map(|(_, rest)| rest))
 }
 
 impl DaemonTls {
-    /// SNI names that are `domain` or under it (not patterns, not web
-    /// names).
-    fn exact_under(&self, domain: &str) -> Vec<&Sni> {
-        self.sni
-            .iter()
-            .filter(|s| !s.name.starts_with('.') && !s.name.starts_with("*."))
-            .filter(|s| s.name == domain || s.name.ends_with(&format!(".{domain}")))
-            .filter(|s| !s.name.starts_with("autoconfig.") && !s.name.starts_with("autodiscover."))
-            .collect()
-    }
-
-    /// A `.parent` (or `*.parent`) entry covering names under `domain`.
-    fn parent_for(&self, domain: &str) -> Option<&Sni> {
-        self.sni.iter().find(|s| {
-            let p = s.name.trim_start_matches('*').trim_start_matches('.');
-            (s.name.starts_with('.') || s.name.starts_with("*."))
-                && (domain == p || domain.ends_with(&format!(".{p}")))
-        })
-    }
-
-    /// The certificates presented for `host`.
-    fn certs_for(&self, host: &str) -> (&[CertRef], Option<&Source>) {
-        for s in &self.sni {
-            let hit = if let Some(p) = s.name.strip_prefix("*.") {
-                host.split_once('.').is_some_and(|(_, rest)| rest == p)
+    fn indexed(mut self) -> DaemonTls {
+        let mut ix = SniIndex::default();
+        for (i, s) in self.sni.iter().enumerate() {
+            if let Some(p) = s.name.strip_prefix("*.") {
+                ix.star.entry(p.to_string()).or_insert(i);
             } else if let Some(p) = s.name.strip_prefix('.') {
-                host.ends_with(&format!(".{p}"))
+                ix.dot.entry(p.to_string()).or_insert(i);
             } else {
-                s.name == host
-            };
-            if hit {
-                return (&s.certs, Some(&s.source));
+                ix.exact.entry(s.name.clone()).or_insert(i);
+                if !s.name.starts_with("autoconfig.") && !s.name.starts_with("autodiscover.") {
+                    for suffix in suffixes(&s.name) {
+                        ix.under.entry(suffix.to_string()).or_default().push(i);
+                    }
+                }
             }
         }
-        (&self.default_certs, None)
+        self.index = ix;
+        self
+    }
+
+    /// SNI names that are `domain` or under it (not patterns, not web
+    /// names), in file order.
+    fn exact_under(&self, domain: &str) -> Vec<&Sni> {
+        self.index
+            .under
+            .get(domain)
+            .map(|v| v.iter().map(|&i| &self.sni[i]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The first `.parent` (or `*.parent`) entry covering names under
+    /// `domain`.
+    fn parent_for(&self, domain: &str) -> Option<&Sni> {
+        suffixes(domain)
+            .flat_map(|p| [self.index.dot.get(p), self.index.star.get(p)])
+            .flatten()
+            .min()
+            .map(|&i| &self.sni[i])
+    }
+
+    /// The certificates presented for `host`: the first entry that matches
+    /// it exactly, as `*.parent` (one label) or as `.parent` (any depth).
+    fn certs_for(&self, host: &str) -> (&[CertRef], Option<&Source>) {
+        let exact = self.index.exact.get(host);
+        let star = host
+            .split_once('.')
+            .and_then(|(_, rest)| self.index.star.get(rest));
+        let dot = suffixes(host)
+            .skip(1)
+            .filter_map(|p| self.index.dot.get(p))
+            .min();
+        match [exact, star, dot].into_iter().flatten().min() {
+            Some(&i) => (&self.sni[i].certs, Some(&self.sni[i].source)),
+            None => (&self.default_certs, None),
+        }
     }
 }
 
@@ -190,7 +234,7 @@ fn postfix_tls(
             });
         }
     }
-    t
+    t.indexed()
 }
 
 fn dovecot_tls(d: &DovecotConf, fallback: Option<&Fact<String>>, sources: &SourceMap) -> DaemonTls {
@@ -246,7 +290,7 @@ fn dovecot_tls(d: &DovecotConf, fallback: Option<&Fact<String>>, sources: &Sourc
             });
         }
     }
-    t
+    t.indexed()
 }
 
 /// Among several SNI names under a domain: the one the other daemon also
@@ -274,32 +318,41 @@ fn pick<'a>(cands: &[&'a Sni], other: &[&Sni], protocol: Protocol) -> &'a Sni {
     sorted[0]
 }
 
-/// Reads certificates, once each.
+/// Reads certificates, once each: keyed by the path as written (and its
+/// base), so that thousands of domains sharing one certificate resolve
+/// its path once.
 struct CertCache<'a> {
     root: &'a Root,
-    read: HashMap<PathBuf, Result<CertInfo, String>>,
+    read: HashMap<CertKey, ReadCert>,
 }
+
+/// A certificate path as written, with the directory it is relative to.
+type CertKey = (Option<PathBuf>, String);
+/// Where a certificate path led, and what was found there.
+type ReadCert = (PathBuf, Result<CertInfo, String>);
 
 impl CertCache<'_> {
     /// The first certificate among `refs` (a chain list holds the key too).
     fn get(&mut self, refs: &[CertRef]) -> Option<(CertRef, PathBuf, Result<CertInfo, String>)> {
         let mut last = None;
         for r in refs {
-            let real = match &r.base {
-                Some(b) if !r.path.starts_with('/') => self.root.resolve_from(b, &r.path),
-                _ => self.root.resolve(&r.path),
-            };
-            let real = match real {
-                Ok(p) => p,
-                Err(e) => {
-                    last = Some((r.clone(), PathBuf::from(&r.path), Err(e.to_string())));
-                    continue;
-                }
-            };
-            let res = self
+            let root = self.root;
+            let (real, res) = self
                 .read
-                .entry(real.clone())
-                .or_insert_with(|| certs::read(&real))
+                .entry((r.base.clone(), r.path.clone()))
+                .or_insert_with(|| {
+                    let real = match &r.base {
+                        Some(b) if !r.path.starts_with('/') => root.resolve_from(b, &r.path),
+                        _ => root.resolve(&r.path),
+                    };
+                    match real {
+                        Ok(p) => {
+                            let info = certs::read(&p);
+                            (p, info)
+                        }
+                        Err(e) => (PathBuf::from(&r.path), Err(e.to_string())),
+                    }
+                })
                 .clone();
             let ok = res.is_ok();
             last = Some((r.clone(), real, res));

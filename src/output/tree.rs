@@ -1,10 +1,11 @@
 //! Planning and applying the changes to the output tree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub const MANIFEST: &str = ".mailconf-manifest";
 
@@ -21,8 +22,9 @@ pub struct Change {
     pub kind: ChangeKind,
     /// Relative to OUT, `/`-separated.
     pub path: String,
+    /// The file's text before, kept only when it changes (for `--diff`).
     pub old: Option<String>,
-    pub new: Option<String>,
+    pub new: Option<Rc<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +112,7 @@ fn read_manifest(out: &Path) -> BTreeSet<String> {
 /// What writing `files` (relative path, content) into OUT would change.
 /// With `prune`, files mailconf wrote before that are not in `files` are
 /// removed.
-pub fn plan(out: &Path, files: &[(String, String)], prune: bool) -> Plan {
+pub fn plan(out: &Path, files: &[(String, Rc<str>)], prune: bool) -> Plan {
     let mut p = Plan::default();
     for (rel, content) in files {
         match read_existing(out, rel) {
@@ -120,12 +122,14 @@ pub fn plan(out: &Path, files: &[(String, String)], prune: bool) -> Plan {
                 old: None,
                 new: Some(content.clone()),
             }),
+            Ok(Some(old)) if *old == **content => p.changes.push(Change {
+                kind: ChangeKind::Unchanged,
+                path: rel.clone(),
+                old: None,
+                new: None,
+            }),
             Ok(Some(old)) => p.changes.push(Change {
-                kind: if &old == content {
-                    ChangeKind::Unchanged
-                } else {
-                    ChangeKind::Update
-                },
+                kind: ChangeKind::Update,
                 path: rel.clone(),
                 old: Some(old),
                 new: Some(content.clone()),
@@ -252,7 +256,7 @@ pub fn write_atomic(out: &Path, rel: &str, content: &[u8]) -> Result<(), String>
 
 /// Applies a plan, then records the files mailconf owns in the manifest.
 /// Returns the changes that failed (path, reason).
-pub fn apply(out: &Path, plan: &Plan, written: &[(String, String)]) -> Vec<(String, String)> {
+pub fn apply(out: &Path, plan: &Plan, written: &[(String, Rc<str>)]) -> Vec<(String, String)> {
     let mut failed = Vec::new();
     if let Err(e) = fs::create_dir_all(out) {
         failed.push((
@@ -273,7 +277,12 @@ pub fn apply(out: &Path, plan: &Plan, written: &[(String, String)]) -> Vec<(Stri
             }
         }
     }
-    if let Err(e) = sync_out(out) {
+    // Nothing staged, nothing to flush (an unchanged run writes nothing).
+    if let Err(e) = if staged.is_empty() {
+        Ok(())
+    } else {
+        sync_out(out)
+    } {
         for s in &staged {
             let _ = fs::remove_file(&s.tmp);
             failed.push((
@@ -312,8 +321,14 @@ pub fn apply(out: &Path, plan: &Plan, written: &[(String, String)]) -> Vec<(Stri
             owned.remove(&c.path);
         }
     }
+    let not_written: HashSet<&str> = plan
+        .blocked
+        .iter()
+        .chain(&failed)
+        .map(|(p, _)| p.as_str())
+        .collect();
     for (rel, _) in written {
-        if !plan.blocked.iter().any(|(b, _)| b == rel) && !failed.iter().any(|(f, _)| f == rel) {
+        if !not_written.contains(rel.as_str()) {
             owned.insert(rel.clone());
         }
     }
