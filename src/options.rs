@@ -10,19 +10,21 @@ use std::time::Duration;
 
 use mailconf_parsers::Span;
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::cli::{ModelArgs, UsernameForm as CliUsername};
 use crate::db::Access;
 use crate::diag::{Diagnostic, Diagnostics, Fatal};
+use crate::model::domains::normalize_hostname;
 use crate::model::{AuthValue, Protocol, UsernameForm};
 use crate::source::{Root, SourceMap, read_text};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostNames {
-    imap: Option<String>,
-    pop3: Option<String>,
-    smtp: Option<String>,
+    imap: Option<Spanned<String>>,
+    pop3: Option<Spanned<String>>,
+    smtp: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,7 +32,7 @@ struct HostNames {
 struct DomainFile {
     display_name: Option<String>,
     display_short_name: Option<String>,
-    hostname: Option<String>,
+    hostname: Option<Spanned<String>>,
     #[serde(default)]
     hostnames: HostNames,
 }
@@ -44,7 +46,7 @@ struct File {
     domains: Vec<String>,
     #[serde(default)]
     exclude_domains: Vec<String>,
-    hostname: Option<String>,
+    hostname: Option<Spanned<String>>,
     #[serde(default)]
     hostnames: HostNames,
     username: Option<String>,
@@ -168,7 +170,7 @@ impl Options {
         sources: &mut SourceMap,
         diags: &mut Diagnostics,
     ) -> Result<(), Fatal> {
-        let (text, _) = match read_text(path) {
+        let (text, lossy) = match read_text(path) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(Diagnostic::error(
@@ -178,7 +180,20 @@ impl Options {
                 return Err(Fatal);
             }
         };
+        // TOML is UTF-8; the bytes before the first bad one came through
+        // unchanged, so the first replacement character is where it was.
+        let bad_byte = lossy.then(|| text.find('\u{FFFD}')).flatten();
         let id = sources.add(path.to_path_buf(), text);
+        if let Some(at) = bad_byte {
+            diags.push(
+                Diagnostic::error(
+                    "config_invalid",
+                    "this file is not valid UTF-8 (TOML must be): a byte here is not",
+                )
+                .at(id, Span::char_at(&sources.get(id).text, at), ""),
+            );
+            return Err(Fatal);
+        }
         let f: File = match toml::from_str(&sources.get(id).text) {
             Ok(f) => f,
             Err(e) => {
@@ -191,6 +206,32 @@ impl Options {
                 return Err(Fatal);
             }
         };
+        // A host name mailconf is told is checked here, where its line is
+        // known; names read from Postfix and Dovecot are checked later.
+        let mut bad = false;
+        for h in f.hostname.iter().chain(host_spans(&f.hostnames)).chain(
+            f.domain
+                .values()
+                .flat_map(|d| d.hostname.iter().chain(host_spans(&d.hostnames))),
+        ) {
+            if let Err(e) = normalize_hostname(h.get_ref()) {
+                let r = h.span();
+                diags.push(
+                    Diagnostic::error(
+                        "invalid_hostname",
+                        format!(
+                            "`{}` cannot be the server name clients connect to: {e}",
+                            h.get_ref()
+                        ),
+                    )
+                    .at(id, Span::new(r.start, r.end), ""),
+                );
+                bad = true;
+            }
+        }
+        if bad {
+            return Err(Fatal);
+        }
         let label = |k: &str| format!("{}: {k}", path.display());
         self.config_file = Some(path.to_path_buf());
         self.display_name = f.display_name;
@@ -198,7 +239,8 @@ impl Options {
         self.extra_domains = f.domains;
         self.excluded_domains = f.exclude_domains;
         if let Some(h) = f.hostname {
-            self.hostnames.push((None, h, label("hostname")));
+            self.hostnames
+                .push((None, h.into_inner(), label("hostname")));
         }
         for (p, h) in host_list(&f.hostnames) {
             self.hostnames
@@ -253,7 +295,7 @@ impl Options {
         for (name, d) in f.domain {
             let mut hostnames: Vec<(Option<Protocol>, String)> = Vec::new();
             if let Some(h) = d.hostname {
-                hostnames.push((None, h));
+                hostnames.push((None, h.into_inner()));
             }
             hostnames.extend(
                 host_list(&d.hostnames)
@@ -281,8 +323,12 @@ fn host_list(h: &HostNames) -> Vec<(Protocol, String)> {
         (Protocol::Smtp, &h.smtp),
     ] {
         if let Some(v) = v {
-            out.push((p, v.clone()));
+            out.push((p, v.get_ref().clone()));
         }
     }
     out
+}
+
+fn host_spans(h: &HostNames) -> impl Iterator<Item = &Spanned<String>> {
+    [&h.imap, &h.pop3, &h.smtp].into_iter().flatten()
 }

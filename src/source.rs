@@ -312,7 +312,23 @@ fn push_components(todo: &mut Vec<String>, p: &Path) {
 /// Dovecot read bytes; mailconf only needs the ASCII structure), and the
 /// caller is told so it can warn.
 pub fn read_text(path: &Path) -> io::Result<(String, bool)> {
-    let bytes = std::fs::read(path)?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking open, then only regular files: a named pipe or a device
+    // where a configuration file should be must not hang or flood a run.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    f.read_to_end(&mut bytes)?;
     Ok(match String::from_utf8(bytes) {
         Ok(s) => (s, false),
         Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),

@@ -19,6 +19,32 @@ impl Span {
         Span { start: at, end: at }
     }
 
+    /// The span of the one character of `text` that starts at byte `at`
+    /// (empty at the end of `text`), so that a span never ends inside a
+    /// multi-byte character.
+    pub fn char_at(text: &str, at: usize) -> Span {
+        let len = text
+            .get(at..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(0, char::len_utf8);
+        Span::new(at, at + len)
+    }
+
+    /// The smallest span of whole characters of `text` that covers this
+    /// one (byte-wise parsers report one byte; a renderer must not cut a
+    /// character).
+    pub fn widen_to_chars(self, text: &str) -> Span {
+        let mut start = self.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = self.end.clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        Span::new(start, end)
+    }
+
     pub const fn len(self) -> usize {
         self.end - self.start
     }

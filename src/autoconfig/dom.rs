@@ -31,6 +31,17 @@ impl Element {
     }
 }
 
+/// Dropping a deep tree element by element, not recursively: a hostile
+/// file nested 100,000 levels deep must not exhaust the stack.
+impl Drop for Element {
+    fn drop(&mut self) {
+        let mut todo = std::mem::take(&mut self.children);
+        while let Some(mut e) = todo.pop() {
+            todo.append(&mut e.children);
+        }
+    }
+}
+
 pub struct ParseError {
     pub offset: usize,
     pub message: String,
@@ -58,7 +69,9 @@ fn start(e: &BytesStart, offset: usize) -> Result<Element, ParseError> {
         name,
         attrs,
         offset,
-        ..Element::default()
+        children: Vec::new(),
+        text: String::new(),
+        odd_content: false,
     })
 }
 

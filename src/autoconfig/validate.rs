@@ -105,7 +105,16 @@ pub fn validate(text: &str) -> Vec<Finding> {
     c.out
 }
 
-fn check_namespaces(c: &mut Checker, e: &Element, shift: usize) {
+fn check_namespaces(c: &mut Checker, root: &Element, shift: usize) {
+    // A work list, not recursion: the tree may be arbitrarily deep.
+    let mut todo = vec![root];
+    while let Some(e) = todo.pop() {
+        check_namespace(c, e, shift);
+        todo.extend(e.children.iter().rev());
+    }
+}
+
+fn check_namespace(c: &mut Checker, e: &Element, shift: usize) {
     if e.name.contains(':')
         || e.attrs
             .iter()
@@ -119,9 +128,6 @@ fn check_namespaces(c: &mut Checker, e: &Element, shift: usize) {
                 e.name
             ),
         );
-    }
-    for ch in &e.children {
-        check_namespaces(c, ch, shift);
     }
 }
 
@@ -260,50 +266,65 @@ fn check_document(c: &mut Checker, root: &Element, shift: usize) {
 
 /// Rules for every value element: no attributes, no empty text, no
 /// surrounding whitespace, no comments inside, known placeholders only.
-fn check_values(c: &mut Checker, e: &Element, shift: usize) {
-    for ch in &e.children {
-        let at = ch.offset + shift;
-        if ch.name == "password" {
-            c.err("password_element", at, "<password> must never be published");
+fn check_values(c: &mut Checker, root: &Element, shift: usize) {
+    // A work list, not recursion: the tree may be arbitrarily deep (the
+    // findings are sorted by offset afterwards).
+    let mut todo = vec![root];
+    while let Some(e) = todo.pop() {
+        for ch in &e.children {
+            check_value(c, ch, shift);
+            todo.push(ch);
         }
-        if VALUE_ELEMENTS.contains(&ch.name.as_str()) {
-            let draft_hint =
-                ch.name == "authentication" && ch.attrs.iter().all(|(n, _)| n == "system");
-            if !ch.attrs.is_empty() && !draft_hint {
-                c.err(
-                    "attribute_on_value",
-                    at,
-                    format!(
-                        "<{}> has an attribute: Thunderbird then cannot read the value",
-                        ch.name
-                    ),
-                );
-            }
-            if ch.text.is_empty() && ch.children.is_empty() {
-                c.err(
-                    "empty_element",
-                    at,
-                    format!(
-                        "<{}> is empty: Thunderbird reads an empty element as the text \"true\"",
-                        ch.name
-                    ),
-                );
-            } else if ch.text.trim() != ch.text {
-                c.err("whitespace_in_value", at, format!("<{}> has spaces or line breaks around its value: clients compare it exactly", ch.name));
-            }
-            if !ch.children.is_empty() || ch.odd_content {
-                c.err("markup_in_value", at, format!("<{}> holds elements, comments or CDATA: Thunderbird for Android rejects the file", ch.name));
-            }
-            check_placeholders(c, ch, at);
-        }
-        if ch.name == "useGlobalPreferredServer" && ch.text.trim().eq_ignore_ascii_case("true") {
-            c.warn(
-                "use_global_preferred_server",
+    }
+}
+
+fn check_value(c: &mut Checker, ch: &Element, shift: usize) {
+    let at = ch.offset + shift;
+    if ch.name == "password" {
+        c.err("password_element", at, "<password> must never be published");
+    }
+    if VALUE_ELEMENTS.contains(&ch.name.as_str()) {
+        let draft_hint = ch.name == "authentication" && ch.attrs.iter().all(|(n, _)| n == "system");
+        if !ch.attrs.is_empty() && !draft_hint {
+            c.err(
+                "attribute_on_value",
                 at,
-                "useGlobalPreferredServer is true: Thunderbird then ignores this SMTP server",
+                format!(
+                    "<{}> has an attribute: Thunderbird then cannot read the value",
+                    ch.name
+                ),
             );
         }
-        check_values(c, ch, shift);
+        if ch.text.is_empty() && ch.children.is_empty() {
+            c.err(
+                "empty_element",
+                at,
+                format!(
+                    "<{}> is empty: Thunderbird reads an empty element as the text \"true\"",
+                    ch.name
+                ),
+            );
+        } else if ch.text.trim() != ch.text {
+            c.err(
+                "whitespace_in_value",
+                at,
+                format!(
+                    "<{}> has spaces or line breaks around its value: clients compare it exactly",
+                    ch.name
+                ),
+            );
+        }
+        if !ch.children.is_empty() || ch.odd_content {
+            c.err("markup_in_value", at, format!("<{}> holds elements, comments or CDATA: Thunderbird for Android rejects the file", ch.name));
+        }
+        check_placeholders(c, ch, at);
+    }
+    if ch.name == "useGlobalPreferredServer" && ch.text.trim().eq_ignore_ascii_case("true") {
+        c.warn(
+            "use_global_preferred_server",
+            at,
+            "useGlobalPreferredServer is true: Thunderbird then ignores this SMTP server",
+        );
     }
 }
 

@@ -111,7 +111,20 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
         }
     };
     let model = loaded.model();
-    if loaded.diags.has_errors() && model.domains.is_empty() {
+    // An error in the configuration means mailconf may have misread it:
+    // write nothing, so the files stay what they were (rule M1.3).
+    if loaded.diags.has_errors() {
+        if !model.domains.is_empty() && !check && !args.dry_run {
+            loaded.diags.push(
+                Diagnostic::note(
+                    "nothing_written",
+                    format!(
+                        "nothing was written to {}: the files there stay as they were until the errors above are fixed",
+                        args.out.display()
+                    ),
+                ),
+            );
+        }
         print_diagnostics(&loaded.diags, &loaded.sources, json);
         return EXIT_ERROR;
     }

@@ -13,8 +13,8 @@ pub fn run(args: &ValidateArgs) -> i32 {
     let mut diags = Diagnostics::default();
     let mut unreadable = false;
     for f in &args.files {
-        let text = match read_text(f) {
-            Ok((t, _)) => t,
+        let (text, lossy) = match read_text(f) {
+            Ok(t) => t,
             Err(e) => {
                 diags.push(Diagnostic::error(
                     "file_unreadable",
@@ -24,7 +24,18 @@ pub fn run(args: &ValidateArgs) -> i32 {
                 continue;
             }
         };
+        // Bytes before the first bad one came through unchanged.
+        let bad_byte = lossy.then(|| text.find('\u{FFFD}')).flatten();
         let id = sources.add(f.clone(), text);
+        if let Some(at) = bad_byte {
+            diags.push(
+                Diagnostic::error(
+                    "xml_not_well_formed",
+                    "this byte is not UTF-8: an XML parser (Thunderbird's) rejects the whole file",
+                )
+                .at(id, Span::char_at(&sources.get(id).text, at), ""),
+            );
+        }
         for finding in validate(&sources.get(id).text) {
             let end = sources.get(id).text[finding.offset..]
                 .find('>')

@@ -12,6 +12,8 @@ pub mod json;
 pub use mailconf_parsers::Severity;
 use mailconf_parsers::{Span, SyntaxDiag};
 
+use std::collections::HashMap;
+
 use crate::source::FileId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,24 +104,63 @@ impl Diagnostic {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fatal;
 
+/// How many diagnostics with the same id and file are kept; the rest are
+/// counted in one `diagnostics_truncated` note. A table with a million bad
+/// lines must not print a million lines (or keep them in memory).
+pub const MAX_REPEATS: usize = 20;
+
 /// Collected diagnostics, in the order they were found.
 #[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    /// Per (id, file): how many were pushed, and the index of the note
+    /// that counts those left out.
+    repeats: HashMap<RepeatKey, (usize, Option<usize>)>,
 }
+
+/// A diagnostic id and the file it is about.
+type RepeatKey = (&'static str, Option<FileId>);
 
 impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
-        self.list.push(d);
+        let file = d.primary.as_ref().map(|l| l.file);
+        let (seen, note) = self.repeats.entry((d.id, file)).or_default();
+        *seen += 1;
+        if *seen <= MAX_REPEATS {
+            self.list.push(d);
+            return;
+        }
+        let left_out = *seen - MAX_REPEATS;
+        let message = format!(
+            "{left_out} more `{}` diagnostic(s) like the ones above for this file are not shown; the last is here",
+            d.id
+        );
+        match *note {
+            Some(i) => {
+                let n = &mut self.list[i];
+                n.message = message;
+                n.primary = d.primary;
+            }
+            None => {
+                *note = Some(self.list.len());
+                self.list.push(Diagnostic {
+                    primary: d.primary,
+                    ..Diagnostic::new(d.severity, "diagnostics_truncated", message)
+                });
+            }
+        }
     }
 
     pub fn extend_syntax(&mut self, file: FileId, diags: impl IntoIterator<Item = SyntaxDiag>) {
-        self.list
-            .extend(diags.into_iter().map(|d| Diagnostic::from_syntax(file, d)));
+        for d in diags {
+            self.push(Diagnostic::from_syntax(file, d));
+        }
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
-        self.list.extend(other.list);
+        for d in other.list {
+            self.push(d);
+        }
     }
 
     pub fn has_errors(&self) -> bool {

@@ -217,6 +217,7 @@ impl DovecotConf {
             seen_first_setting: false,
             loaded: vec![path.clone()],
             missing_protocols_d: None,
+            too_deep: false,
         };
         b.file(root_file, &path);
         if !root.is_host_root()
@@ -332,7 +333,15 @@ struct Builder<'a> {
     loaded: Vec<PathBuf>,
     /// Where `!include_try /usr/share/dovecot/protocols.d/*` found nothing.
     missing_protocols_d: Option<Loc>,
+    /// `section_too_deep` was reported.
+    too_deep: bool,
 }
+
+/// How deep `!include` may nest (a chain of files, not a loop).
+const MAX_INCLUDE_DEPTH: usize = 50;
+
+/// How deep sections may nest (see [`Builder::open`]).
+const MAX_SECTION_DEPTH: usize = 100;
 
 impl Builder<'_> {
     /// The open sections that are tree nodes (2.4 group, boollist and
@@ -541,6 +550,21 @@ impl Builder<'_> {
             if m.is_dir() {
                 continue;
             }
+            if self.include_stack.len() > MAX_INCLUDE_DEPTH {
+                self.err(
+                    "include_too_deep",
+                    Loc {
+                        file,
+                        span,
+                        key: span,
+                        value: span,
+                    },
+                    &format!(
+                        "includes nested more than {MAX_INCLUDE_DEPTH} files deep: not read further"
+                    ),
+                );
+                return;
+            }
             if self.include_stack.contains(&m) {
                 self.diags.push(
                     Diagnostic::error(
@@ -575,6 +599,21 @@ impl Builder<'_> {
     }
 
     fn open(&mut self, kind: &str, name: Option<String>, group_name: Option<String>, loc: Loc) {
+        // Real configurations nest a handful of levels; hostile nesting
+        // must cost neither the stack nor time per level. Deeper sections
+        // are markers that only keep the braces balanced.
+        if self.stack.len() >= MAX_SECTION_DEPTH {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.err(
+                    "section_too_deep",
+                    loc,
+                    &format!("sections nested more than {MAX_SECTION_DEPTH} levels deep: mailconf does not read this deep (no Dovecot setting needs it)"),
+                );
+            }
+            self.stack.push((usize::MAX, loc));
+            return;
+        }
         let kinds = self.kinds();
         if self.version.is_2_4() {
             if kind == "group" {

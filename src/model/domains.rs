@@ -14,7 +14,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use mailconf_parsers::Span;
 use mailconf_parsers::postfix::list::{Item, parse_list};
+use mailconf_parsers::postfix::main_cf::Assignment;
 use mailconf_parsers::postfix::table_ref::parse_table_ref;
 
 use super::{Excluded, Source};
@@ -28,7 +30,7 @@ use crate::postfix::client_file::Kind;
 use crate::postfix::db_table::{self, DbTable};
 use crate::postfix::expand::Expander;
 use crate::postfix::tables::{Key, Listing, list_table};
-use crate::source::{Root, SourceMap, read_text};
+use crate::source::{FileId, Root, SourceMap, read_text};
 
 /// Lower-cases `name`, converts it to A-labels and checks that it is a DNS
 /// name a mail domain can have (rule M2.2, M2.5).
@@ -290,21 +292,36 @@ impl Reader<'_> {
         &mut self,
         param: &str,
         value: &str,
-        source: &Source,
+        place: Place<'_>,
         negated: bool,
         depth: usize,
     ) -> Vec<ListItem> {
         let (entries, problems) = parse_list(value);
+        // A problem of an expanded value that the text as written has too
+        // is pointed at there.
+        let written = match &place {
+            Place::Expanded { assignment, .. } if !problems.is_empty() => {
+                parse_list(&assignment.value).1
+            }
+            _ => Vec::new(),
+        };
         for p in problems {
             let mut d = Diagnostic::new(p.severity, p.id, format!("{param}: {}", p.message));
-            if let Source::File { file, span } = source {
-                d = d.at(*file, *span, "");
+            let at = match (&place, written.iter().find(|w| w.id == p.id)) {
+                (Place::Expanded { file, assignment }, Some(w)) => {
+                    Source::at(*file, assignment.value_file_span(w.span))
+                }
+                _ => place.source(p.span),
+            };
+            if let Source::File { file, span } = at {
+                d = d.at(file, span, "");
             }
             self.diags.push(d);
         }
         let mut out = Vec::new();
         for e in entries {
             let neg = negated ^ e.negated;
+            let source = &place.source(e.span);
             match e.item {
                 Item::Pattern(p) => out.push(ListItem {
                     negated: neg,
@@ -350,6 +367,19 @@ impl Reader<'_> {
                             ItemKind::Names(all)
                         }
                         Listing::Failed => ItemKind::Unknown(spec.clone()),
+                        Listing::Invalid(id, why) => {
+                            // Postfix refuses the table, so the service that
+                            // uses it does not work: an error, not a guess.
+                            let mut d = Diagnostic::error(
+                                id,
+                                format!("{param}: {why}; Postfix refuses this table"),
+                            );
+                            if let Source::File { file, span } = source {
+                                d = d.at(*file, *span, "");
+                            }
+                            self.diags.push(d);
+                            ItemKind::Unknown(spec.clone())
+                        }
                         Listing::Everything => {
                             self.not_enumerable(param, &spec, "it matches every domain", source);
                             ItemKind::Everything
@@ -430,10 +460,45 @@ impl Reader<'_> {
             if body.starts_with('#') || body.trim().is_empty() {
                 continue;
             }
-            let src = Source::at(id, mailconf_parsers::Span::new(start, start + body.len()));
-            out.extend(self.list(param, body, &src, negated, depth + 1));
+            let place = Place::Line { file: id, start };
+            out.extend(self.list(param, body, place, negated, depth + 1));
         }
         out
+    }
+}
+
+/// Where the text of a list sits, so that a diagnostic points at the entry
+/// it is about.
+#[derive(Clone)]
+enum Place<'a> {
+    /// The value of a main.cf assignment, as written.
+    Value {
+        file: FileId,
+        assignment: &'a Assignment,
+    },
+    /// The value of a main.cf assignment after `$name` expansion: entries
+    /// cannot be pointed at, only the assignment.
+    Expanded {
+        file: FileId,
+        assignment: &'a Assignment,
+    },
+    /// A line of a `/file/name` list, starting at byte `start`.
+    Line { file: FileId, start: usize },
+    /// A built-in default.
+    Whole(Source),
+}
+
+impl Place<'_> {
+    /// The source of the text at `span` (relative to the list's text).
+    fn source(&self, span: Span) -> Source {
+        match self {
+            Place::Value { file, assignment } => {
+                Source::at(*file, assignment.value_file_span(span))
+            }
+            Place::Expanded { file, assignment } => Source::at(*file, assignment.span),
+            Place::Line { file, start } => Source::at(*file, span.shift(*start)),
+            Place::Whole(s) => s.clone(),
+        }
     }
 }
 
@@ -575,19 +640,28 @@ fn postfix_domains(
     unread: &mut Vec<String>,
 ) {
     let scope = pf.main_scope();
-    let value = |name: &str, diags: &mut Diagnostics| -> (String, Source) {
-        let source = match pf.setting(name) {
-            Some(a) => Source::at(pf.main_file, a.span),
-            None => Source::Default(format!("Postfix's default {name}")),
-        };
+    let value = |name: &str, diags: &mut Diagnostics| -> (String, Place<'_>) {
         let mut e = Expander::new(&scope);
-        match e.value(name) {
-            Ok(v) => (v.unwrap_or_default(), source),
+        let v = match e.value(name) {
+            Ok(v) => v.unwrap_or_default(),
             Err(err) => {
                 diags.push(pf.expand_diag(&err, "expansion_error"));
-                (String::new(), source)
+                String::new()
             }
-        }
+        };
+        let place = match pf.setting(name) {
+            // Unexpanded, the text is the file's: entries can be pointed at.
+            Some(a) if a.value == v => Place::Value {
+                file: pf.main_file,
+                assignment: a,
+            },
+            Some(a) => Place::Expanded {
+                file: pf.main_file,
+                assignment: a,
+            },
+            None => Place::Whole(Source::Default(format!("Postfix's default {name}"))),
+        };
+        (v, place)
     };
     let (myhostname, _) = value("myhostname", diags);
     let myhostname = myhostname.to_ascii_lowercase();
@@ -607,18 +681,18 @@ fn postfix_domains(
         membership: false,
         tables: HashMap::new(),
     };
-    let local = DomainList::new(r.list("mydestination", &dest, &dest_src, false, 0));
-    let mailbox = DomainList::new(r.list("virtual_mailbox_domains", &mbox, &mbox_src, false, 0));
+    let local = DomainList::new(r.list("mydestination", &dest, dest_src, false, 0));
+    let mailbox = DomainList::new(r.list("virtual_mailbox_domains", &mbox, mbox_src, false, 0));
     // An alias table that cannot be listed (the default
     // `$virtual_alias_maps` is often SQL) only matters when it is explicit.
     r.warn = alias_explicit;
     r.membership = true;
-    let aliases = DomainList::new(r.list("virtual_alias_domains", &alias, &alias_src, false, 0));
+    let aliases = DomainList::new(r.list("virtual_alias_domains", &alias, alias_src, false, 0));
     // Only an explicit relay_domains names backup-MX domains (below
     // compatibility level 2 the default is `$mydestination`).
     r.warn = false;
     let relays = DomainList::new(if relay_explicit {
-        r.list("relay_domains", &relay, &relay_src, false, 0)
+        r.list("relay_domains", &relay, relay_src.clone(), false, 0)
     } else {
         Vec::new()
     });
@@ -724,8 +798,8 @@ fn postfix_domains(
             if let Source::File { file, span } = &source {
                 d = d.at(*file, *span, "hosted here");
             }
-            if let Source::File { file, span } = &relay_src {
-                d = d.also(*file, *span, "relayed here");
+            if let Source::File { file, span } = relay_src.source(Span::new(0, relay.len())) {
+                d = d.also(file, span, "relayed here");
             }
             r.diags.push(d);
             exclude("also listed in relay_domains: a relayed (backup MX) domain (M2.2)");

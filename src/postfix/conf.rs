@@ -13,7 +13,7 @@ use mailconf_parsers::postfix::master_cf::{
 };
 
 use super::defaults::{self, Computed};
-use super::expand::{ExpandError, Origin, Owner, Raw, Scope};
+use super::expand::{ExpandError, ExpandErrorKind, Origin, Owner, Raw, Scope};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::host::Host;
 use crate::source::{FileId, Root, SourceMap, read_text};
@@ -288,6 +288,18 @@ impl PostfixConf {
 
     /// A diagnostic for an expansion error.
     pub fn expand_diag(&self, e: &ExpandError, id: &'static str) -> Diagnostic {
+        // The built-in defaults compare levels with `compatibility_level`:
+        // when it is the bad level, point at it, not at the default.
+        if let ExpandErrorKind::BadLevel(level) = &e.kind
+            && let Some(a) = self.setting("compatibility_level")
+            && a.value == *level
+        {
+            return Diagnostic::error(
+                "bad_compatibility_level",
+                format!("compatibility_level `{level}` is not a level (a number like 2 or 3.6)"),
+            )
+            .at(self.main_file, a.value_span, "");
+        }
         let mut d = Diagnostic::error(id, e.message());
         match self.locate(&e.owner, e.span()) {
             Some((f, s)) => d = d.at(f, s, ""),

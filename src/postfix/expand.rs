@@ -55,8 +55,12 @@ pub struct Owner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExpandErrorKind {
     Syntax(ExprError),
-    /// More than 100 nested references: a loop.
+    /// More than 100 nested references or conditionals: nesting Postfix
+    /// refuses.
     Nesting,
+    /// A parameter whose expansion needs itself: the names from it back to
+    /// it (Postfix runs into its nesting limit).
+    Loop(Vec<String>),
     /// A `...level` operand that is not `major[.minor[.patch]]`.
     BadLevel(String),
 }
@@ -73,8 +77,13 @@ impl ExpandError {
         match &self.kind {
             ExpandErrorKind::Syntax(e) => e.message().to_string(),
             ExpandErrorKind::Nesting => format!(
-                "`${}` refers back to itself (through more than 100 levels of `$name` references): Postfix refuses such a loop",
+                "expanding `${}` goes more than 100 levels deep: Postfix refuses it (\"unreasonable macro call nesting\")",
                 self.owner.name
+            ),
+            ExpandErrorKind::Loop(chain) => format!(
+                "`${}` refers back to itself ({}): Postfix refuses such a loop (\"unreasonable macro call nesting\")",
+                self.owner.name,
+                chain.join(" → ")
             ),
             ExpandErrorKind::BadLevel(t) => {
                 format!("malformed compatibility level `{t}` (expected a number like 2 or 3.6)")
@@ -91,13 +100,16 @@ impl ExpandError {
     }
 }
 
-const MAX_DEPTH: usize = 100;
+const MAX_DEPTH: usize = expr::MAX_NESTING;
 
 /// Expands values in one scope, remembering the undefined names it met.
 pub struct Expander<'s> {
     scope: &'s dyn Scope,
     /// `(name, owner)` of each reference to a name without any value.
     pub undefined: Vec<(String, Owner)>,
+    /// The parameters being expanded, outermost first: meeting one again
+    /// is a loop, reported at once rather than 100 levels later.
+    active: Vec<String>,
 }
 
 impl<'s> Expander<'s> {
@@ -105,6 +117,7 @@ impl<'s> Expander<'s> {
         Expander {
             scope,
             undefined: Vec::new(),
+            active: Vec::new(),
         }
     }
 
@@ -127,17 +140,28 @@ impl<'s> Expander<'s> {
             name: name.to_string(),
             origin: raw.origin,
         };
+        if let Some(first) = self.active.iter().position(|a| a == name) {
+            let mut chain = self.active[first..].to_vec();
+            chain.push(name.to_string());
+            return Err(ExpandError {
+                kind: ExpandErrorKind::Loop(chain),
+                owner,
+            });
+        }
         if depth > MAX_DEPTH {
             return Err(ExpandError {
                 kind: ExpandErrorKind::Nesting,
                 owner,
             });
         }
-        if let Origin::Computed(c) = raw.origin {
-            return self.computed(c, depth).map(Some);
-        }
-        self.expand_range(&raw.text, Span::new(0, raw.text.len()), &owner, depth + 1)
-            .map(Some)
+        self.active.push(name.to_string());
+        let v = if let Origin::Computed(c) = raw.origin {
+            self.computed(c, depth)
+        } else {
+            self.expand_range(&raw.text, Span::new(0, raw.text.len()), &owner, depth + 1)
+        };
+        self.active.pop();
+        v.map(Some)
     }
 
     fn computed(&mut self, c: Computed, depth: usize) -> Result<String, ExpandError> {
@@ -175,6 +199,14 @@ impl<'s> Expander<'s> {
         owner: &Owner,
         depth: usize,
     ) -> Result<String, ExpandError> {
+        // Branches count as levels too, as in Postfix; this also bounds the
+        // recursion (and the stack) on hostile nesting.
+        if depth > MAX_DEPTH {
+            return Err(ExpandError {
+                kind: ExpandErrorKind::Nesting,
+                owner: owner.clone(),
+            });
+        }
         let nodes = expr::parse(text, range).map_err(|e| ExpandError {
             kind: ExpandErrorKind::Syntax(e),
             owner: owner.clone(),
@@ -208,7 +240,7 @@ impl<'s> Expander<'s> {
                         }
                     };
                     if let Some(b) = if set { if_set } else { if_unset } {
-                        out.push_str(&self.expand_range(text, b, owner, depth)?);
+                        out.push_str(&self.expand_range(text, b, owner, depth + 1)?);
                     }
                 }
                 Node::Compare {
@@ -220,8 +252,8 @@ impl<'s> Expander<'s> {
                     if_false,
                     ..
                 } => {
-                    let l = self.expand_range(text, left, owner, depth)?;
-                    let r = self.expand_range(text, right, owner, depth)?;
+                    let l = self.expand_range(text, left, owner, depth + 1)?;
+                    let r = self.expand_range(text, right, owner, depth + 1)?;
                     let ord = if level {
                         let parse = |s: &str| {
                             parse_level(s).ok_or_else(|| ExpandError {
@@ -246,7 +278,7 @@ impl<'s> Expander<'s> {
                             out.push_str("true");
                         }
                     } else if let Some(b) = if truth { if_true } else { if_false } {
-                        out.push_str(&self.expand_range(text, b, owner, depth)?);
+                        out.push_str(&self.expand_range(text, b, owner, depth + 1)?);
                     }
                 }
             }
@@ -375,7 +407,23 @@ mod tests {
     #[test]
     fn e26_loops_are_errors() {
         let e = x(&[("a", "$b"), ("b", "$a")], "a").unwrap_err();
+        assert_eq!(
+            e.kind,
+            ExpandErrorKind::Loop(vec!["a".into(), "b".into(), "a".into()])
+        );
+        assert_eq!(e.owner.name, "a");
+    }
+
+    /// Postfix counts conditional branches as levels too: nesting beyond
+    /// 100 is refused (and must not exhaust the stack).
+    #[test]
+    fn e27_deep_conditionals_are_errors_not_stack_overflows() {
+        let nest = |n: usize| -> &'static str {
+            format!("{}x{}", "${a?{".repeat(n), "}}".repeat(n)).leak()
+        };
+        let e = x(&[("a", "yes"), ("d", nest(5_000))], "d").unwrap_err();
         assert_eq!(e.kind, ExpandErrorKind::Nesting);
+        assert_eq!(x(&[("a", "yes"), ("d", nest(50))], "d").unwrap(), "x");
     }
 
     #[test]

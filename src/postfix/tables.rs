@@ -50,6 +50,9 @@ pub enum Listing {
     Unknown(String),
     /// The keys could not be read; a diagnostic already says why.
     Failed,
+    /// The table is written wrong and Postfix refuses it: a diagnostic id
+    /// and why.
+    Invalid(&'static str, String),
 }
 
 /// Reads what the table `spec` (`type:name`) holds. Problems reading a
@@ -70,8 +73,8 @@ pub fn list_table(
         }
         "inline" => {
             let (entries, problems) = parse_inline(t.name);
-            if !problems.is_empty() {
-                return Listing::Unknown(format!("`{spec}`: {}", problems[0].message));
+            if let Some(p) = problems.first() {
+                return Listing::Invalid(p.id, format!("`{spec}`: {}", p.message));
             }
             Listing::Keys(
                 entries

@@ -5,6 +5,8 @@ mod cli;
 mod databases;
 mod deployments;
 mod docs;
+mod malformed;
 mod oracle_doveconf;
 mod oracle_postconf;
+mod robustness;
 mod util;

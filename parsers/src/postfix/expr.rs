@@ -71,7 +71,13 @@ pub enum ExprErrorKind {
     BadOperator,
     /// A `{` group without its `}`.
     UnbalancedBrace,
+    /// `${...}` nested more than [`MAX_NESTING`] levels deep.
+    TooDeep,
 }
+
+/// Postfix's limit on nested expansion (`mac_expand`: "unreasonable macro
+/// call nesting"), which also bounds the work spent on hostile input.
+pub const MAX_NESTING: usize = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExprError {
@@ -94,6 +100,9 @@ impl ExprError {
                 "expected one of `==`, `!=`, `<`, `<=`, `>=`, `>` (optionally followed by `level`) between the two `{...}` operands"
             }
             ExprErrorKind::UnbalancedBrace => "`{` without a matching `}`",
+            ExprErrorKind::TooDeep => {
+                "`${...}` nested more than 100 levels deep: Postfix refuses this (\"unreasonable macro call nesting\")"
+            }
         }
     }
 }
@@ -106,8 +115,16 @@ fn is_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
 }
 
-/// Parses `text[range]` one level deep. Spans are offsets into `text`.
+/// Parses `text[range]` one level deep. Spans are offsets into `text`,
+/// on character boundaries.
 pub fn parse(text: &str, range: Span) -> Result<Vec<Node>, ExprError> {
+    parse_bytes(text, range).map_err(|e| ExprError {
+        span: e.span.widen_to_chars(text),
+        ..e
+    })
+}
+
+fn parse_bytes(text: &str, range: Span) -> Result<Vec<Node>, ExprError> {
     let b = text.as_bytes();
     let end = range.end.min(b.len());
     let mut nodes = Vec::new();
@@ -351,8 +368,18 @@ pub struct Mention {
 pub fn scan(text: &str) -> (Vec<Mention>, Vec<ExprError>) {
     let mut names = Vec::new();
     let mut errors = Vec::new();
-    let mut todo = vec![Span::new(0, text.len())];
-    while let Some(range) = todo.pop() {
+    // Each range with its nesting depth: deeper than Postfix goes is an
+    // error, and it keeps hostile nesting from costing depth × length.
+    let mut todo = vec![(Span::new(0, text.len()), 0usize)];
+    while let Some((range, depth)) = todo.pop() {
+        if depth > MAX_NESTING {
+            errors.push(ExprError {
+                kind: ExprErrorKind::TooDeep,
+                span: Span::char_at(text, range.start),
+            });
+            continue;
+        }
+        let inner = depth + 1;
         match parse(text, range) {
             Ok(nodes) => {
                 for n in nodes.iter().rev() {
@@ -366,7 +393,7 @@ pub fn scan(text: &str) -> (Vec<Mention>, Vec<ExprError>) {
                             ..
                         } => {
                             names.push(Mention { name: *name });
-                            todo.extend(if_unset.iter().chain(if_set.iter()).copied());
+                            todo.extend(if_unset.iter().chain(if_set.iter()).map(|b| (*b, inner)));
                         }
                         Node::Compare {
                             left,
@@ -375,9 +402,9 @@ pub fn scan(text: &str) -> (Vec<Mention>, Vec<ExprError>) {
                             if_false,
                             ..
                         } => {
-                            todo.extend(if_false.iter().chain(if_true.iter()).copied());
-                            todo.push(*right);
-                            todo.push(*left);
+                            todo.extend(if_false.iter().chain(if_true.iter()).map(|b| (*b, inner)));
+                            todo.push((*right, inner));
+                            todo.push((*left, inner));
                         }
                     }
                 }

@@ -3,6 +3,8 @@
 //! The same syntax is used by SQL, LDAP and memcache table client files
 //! (`mysql:/etc/postfix/x.cf`), so [`parse_main_cf`] reads those too.
 
+use std::collections::HashMap;
+
 use crate::diag::SyntaxDiag;
 use crate::offset_map::OffsetMap;
 use crate::postfix::is_space;
@@ -60,12 +62,15 @@ impl MainCf {
 pub fn parse_main_cf(src: &str) -> (MainCf, Vec<SyntaxDiag>) {
     let (lines, mut diags) = logical_lines(src);
     let mut cf = MainCf::default();
+    // Latest assignment of each name, so a long main.cf stays linear.
+    let mut latest: HashMap<String, usize> = HashMap::new();
     for line in &lines {
         match split_nameval(line) {
             Ok(a) => {
-                if let Some(prev) = cf.get(&a.name)
-                    && prev.value != a.value
+                if let Some(&p) = latest.get(&a.name)
+                    && cf.assignments[p].value != a.value
                 {
+                    let prev = &cf.assignments[p];
                     diags.push(
                         SyntaxDiag::note(
                             "duplicate_parameter",
@@ -75,6 +80,7 @@ pub fn parse_main_cf(src: &str) -> (MainCf, Vec<SyntaxDiag>) {
                         .with_related(prev.span, "earlier value"),
                     );
                 }
+                latest.insert(a.name.clone(), cf.assignments.len());
                 cf.assignments.push(a);
             }
             Err(d) => diags.push(d),
@@ -106,7 +112,7 @@ fn split_nameval(line: &LogicalLine) -> Result<Assignment, SyntaxDiag> {
         i += 1;
     }
     if i >= b.len() || b[i] != b'=' {
-        let at = line.file_span(Span::new(i, (i + 1).min(b.len())));
+        let at = line.file_span(Span::char_at(text, i));
         return Err(SyntaxDiag::error(
             "missing_equals",
             at,

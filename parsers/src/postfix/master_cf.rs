@@ -213,7 +213,7 @@ pub fn strip_braces(text: &str) -> (&str, bool) {
         None => (inner, true),
     };
     (
-        inner.trim_matches(|c: char| BLANKS.contains(&(c as u8))),
+        inner.trim_matches(|c: char| c.is_ascii() && BLANKS.contains(&(c as u8))),
         missing,
     )
 }
