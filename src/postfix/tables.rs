@@ -64,6 +64,27 @@ pub fn list_table(
     diags: &mut Diagnostics,
     access: &Access,
 ) -> Listing {
+    list_nested(spec, root, sources, diags, access, 0)
+}
+
+/// How deep `unionmap:{...}` tables may nest before mailconf stops
+/// reading (no real configuration nests them; hostile text must not
+/// exhaust the stack).
+const MAX_TABLE_NESTING: usize = 20;
+
+fn list_nested(
+    spec: &str,
+    root: &Root,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+    access: &Access,
+    depth: usize,
+) -> Listing {
+    if depth > MAX_TABLE_NESTING {
+        return Listing::Unknown(format!(
+            "tables nested more than {MAX_TABLE_NESTING} levels deep are not read"
+        ));
+    }
     let Some(t) = parse_table_ref(spec).and_then(|t| t.unproxied()) else {
         return Listing::Unknown(format!("`{spec}` is not a table reference"));
     };
@@ -95,7 +116,7 @@ pub fn list_table(
             let mut alias_keys = Vec::new();
             let mut all_complete = true;
             for m in members {
-                match list_table(m, root, sources, diags, access) {
+                match list_nested(m, root, sources, diags, access, depth + 1) {
                     Listing::Keys(k) => keys.extend(k),
                     Listing::Queried {
                         keys: k,
