@@ -7,40 +7,13 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use mailconf_parsers::Span;
-use mailconf_parsers::postfix::expr::{Node, parse, scan};
-
-fn node_spans(n: &Node) -> Vec<Span> {
-    match n {
-        Node::Text(s) | Node::Dollar(s) => vec![*s],
-        Node::Ref { name, span } => vec![*name, *span],
-        Node::Cond {
-            name,
-            span,
-            if_set,
-            if_unset,
-        } => [Some(*name), Some(*span), *if_set, *if_unset]
-            .into_iter()
-            .flatten()
-            .collect(),
-        Node::Compare {
-            left,
-            right,
-            span,
-            if_true,
-            if_false,
-            ..
-        } => [Some(*left), Some(*right), Some(*span), *if_true, *if_false]
-            .into_iter()
-            .flatten()
-            .collect(),
-    }
-}
+use mailconf_parsers::postfix::expr::{parse, scan};
 
 fn check(src: &str, range: Span) {
     match parse(src, range) {
         Ok(nodes) => {
             for n in &nodes {
-                for s in node_spans(n) {
+                for s in n.spans() {
                     common::span_ok(src, s, "node");
                     assert!(
                         s.start >= range.start && s.end <= range.end,

@@ -19,7 +19,7 @@
 //! persisted to disk: add a minimal reproducer as a plain `#[test]` below.
 
 use mailconf_parsers::dovecot::{Dialect, Item, parse_conf};
-use mailconf_parsers::postfix::expr::{Node, parse as parse_expr, scan};
+use mailconf_parsers::postfix::expr::{parse as parse_expr, scan};
 use mailconf_parsers::postfix::list::{parse_list, tokens};
 use mailconf_parsers::postfix::main_cf::{MainCf, parse_main_cf};
 use mailconf_parsers::postfix::master_cf::{
@@ -327,38 +327,11 @@ fn check_table_source(src: &str, check: Check) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn node_spans(n: &Node) -> Vec<Span> {
-    match n {
-        Node::Text(s) | Node::Dollar(s) => vec![*s],
-        Node::Ref { name, span } => vec![*name, *span],
-        Node::Cond {
-            name,
-            span,
-            if_set,
-            if_unset,
-        } => [Some(*name), Some(*span), *if_set, *if_unset]
-            .into_iter()
-            .flatten()
-            .collect(),
-        Node::Compare {
-            left,
-            right,
-            span,
-            if_true,
-            if_false,
-            ..
-        } => [Some(*left), Some(*right), Some(*span), *if_true, *if_false]
-            .into_iter()
-            .flatten()
-            .collect(),
-    }
-}
-
 fn check_expr(src: &str, check: Check) -> Result<(), TestCaseError> {
     match parse_expr(src, Span::new(0, src.len())) {
         Ok(nodes) => {
             for n in &nodes {
-                for s in node_spans(n) {
+                for s in n.spans() {
                     check(src, s, "node")?;
                 }
             }

@@ -57,6 +57,36 @@ pub enum Node {
     },
 }
 
+impl Node {
+    /// Every span the node holds (for checks that spans stay in range).
+    pub fn spans(&self) -> Vec<Span> {
+        match self {
+            Node::Text(s) | Node::Dollar(s) => vec![*s],
+            Node::Ref { name, span } => vec![*name, *span],
+            Node::Cond {
+                name,
+                span,
+                if_set,
+                if_unset,
+            } => [Some(*name), Some(*span), *if_set, *if_unset]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Node::Compare {
+                left,
+                right,
+                span,
+                if_true,
+                if_false,
+                ..
+            } => [Some(*left), Some(*right), Some(*span), *if_true, *if_false]
+                .into_iter()
+                .flatten()
+                .collect(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExprErrorKind {
     /// `$` at the end or before a character that starts no name.
