@@ -17,7 +17,7 @@ use crate::db::Access;
 use crate::diag::{Diagnostic, Diagnostics, Fatal};
 use crate::model::domains::normalize_hostname;
 use crate::model::{AuthValue, Protocol, UsernameForm};
-use crate::source::{Root, SourceMap, read_text};
+use crate::source::{Root, SourceMap, first_bad_byte, read_text};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,9 +180,7 @@ impl Options {
                 return Err(Fatal);
             }
         };
-        // TOML is UTF-8; the bytes before the first bad one came through
-        // unchanged, so the first replacement character is where it was.
-        let bad_byte = lossy.then(|| text.find('\u{FFFD}')).flatten();
+        let bad_byte = first_bad_byte(&text, lossy);
         let id = sources.add(path.to_path_buf(), text);
         if let Some(at) = bad_byte {
             diags.push(

@@ -311,6 +311,13 @@ fn push_components(todo: &mut Vec<String>, p: &Path) {
 /// Reads a file as text. Bytes that are not UTF-8 are replaced (Postfix and
 /// Dovecot read bytes; mailconf only needs the ASCII structure), and the
 /// caller is told so it can warn.
+/// Where the first byte that was not UTF-8 stood in a text [`read_text`]
+/// returned with `lossy` set: the bytes before it came through unchanged,
+/// so it is where the first replacement character is.
+pub fn first_bad_byte(text: &str, lossy: bool) -> Option<usize> {
+    lossy.then(|| text.find('\u{FFFD}')).flatten()
+}
+
 pub fn read_text(path: &Path) -> io::Result<(String, bool)> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;

@@ -6,7 +6,7 @@ use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, print_diagnostics};
 use crate::autoconfig::validate::validate;
 use crate::cli::{Format, ValidateArgs};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::source::{SourceMap, read_text};
+use crate::source::{SourceMap, first_bad_byte, read_text};
 
 pub fn run(args: &ValidateArgs) -> i32 {
     let mut sources = SourceMap::default();
@@ -24,8 +24,7 @@ pub fn run(args: &ValidateArgs) -> i32 {
                 continue;
             }
         };
-        // Bytes before the first bad one came through unchanged.
-        let bad_byte = lossy.then(|| text.find('\u{FFFD}')).flatten();
+        let bad_byte = first_bad_byte(&text, lossy);
         let id = sources.add(f.clone(), text);
         if let Some(at) = bad_byte {
             diags.push(

@@ -286,6 +286,15 @@ impl PostfixConf {
         }
     }
 
+    /// `compatibility_level = a` whose value `level` is not a level.
+    pub fn bad_compatibility_level(&self, a: &Assignment, level: &str) -> Diagnostic {
+        Diagnostic::error(
+            "bad_compatibility_level",
+            format!("compatibility_level `{level}` is not a level (a number like 2 or 3.6)"),
+        )
+        .at(self.main_file, a.value_span, "")
+    }
+
     /// A diagnostic for an expansion error.
     pub fn expand_diag(&self, e: &ExpandError, id: &'static str) -> Diagnostic {
         // The built-in defaults compare levels with `compatibility_level`:
@@ -294,11 +303,7 @@ impl PostfixConf {
             && let Some(a) = self.setting("compatibility_level")
             && a.value == *level
         {
-            return Diagnostic::error(
-                "bad_compatibility_level",
-                format!("compatibility_level `{level}` is not a level (a number like 2 or 3.6)"),
-            )
-            .at(self.main_file, a.value_span, "");
+            return self.bad_compatibility_level(a, level);
         }
         let mut d = Diagnostic::error(id, e.message());
         match self.locate(&e.owner, e.span()) {

@@ -98,13 +98,7 @@ fn check_compatibility_level(conf: &PostfixConf, diags: &mut Diagnostics) -> Res
     let scope = conf.main_scope();
     let v = expand_value(conf, &scope, "compatibility_level", diags)?;
     if parse_level(&v).is_none() {
-        diags.push(
-            Diagnostic::error(
-                "bad_compatibility_level",
-                format!("compatibility_level `{v}` is not a level (a number like 2 or 3.6)"),
-            )
-            .at(conf.main_file, a.value_span, ""),
-        );
+        diags.push(conf.bad_compatibility_level(a, &v));
         return Err(Fatal);
     }
     Ok(())
