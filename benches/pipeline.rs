@@ -2,9 +2,10 @@
 //! hosting tree of N domains (tools/bench/synth.rs), without the process
 //! start and without writing: reading the configuration and building the
 //! model (`load` + `model`), rendering and validating every file
-//! (`files`), and planning against an up-to-date output tree, the
-//! "nothing changed" path (`plan_unchanged`). Use it to check a fix quickly;
-//! tools/bench/run.sh measures whole processes.
+//! (`files`), and the "nothing changed" path without the process:
+//! render, validate and compare every file with an up-to-date output tree
+//! (`unchanged`). Use it to check a fix quickly; tools/bench/run.sh
+//! measures whole processes.
 //!
 //!     cargo bench --bench pipeline              # N = 1,000 and 10,000
 //!     BENCH_NS=1000,100000 cargo bench --bench pipeline
@@ -18,10 +19,11 @@ use std::path::PathBuf;
 use clap::Parser;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mailconf::cli::{Cli, Command, ModelArgs};
-use mailconf::commands::generate::files;
+use mailconf::commands::generate::{domain_file, offer_all};
 use mailconf::commands::load::load;
 use mailconf::diag::Diagnostics;
-use mailconf::output::tree;
+use mailconf::model::Model;
+use mailconf::output::tree::{Mode, Tree};
 
 struct TempDir(PathBuf);
 
@@ -74,14 +76,12 @@ fn bench(c: &mut Criterion) {
         let model = loaded.model();
         assert_eq!(model.domains.len() as u64, n, "hosted domains");
         let mut diags = Diagnostics::default();
-        let written = files(&model, false, None, &mut diags);
-        assert_eq!(written.len() as u64, 2 * n, "files");
         std::fs::create_dir_all(&out).expect("create out");
-        let plan = tree::plan(&out, &written, false);
-        assert!(
-            tree::apply(&out, &plan, &written).is_empty(),
-            "writing the output tree failed"
-        );
+        let mut tree = Tree::new(&out, Mode::Write, false);
+        assert!(offer_all(&model, false, None, &mut tree, &mut diags));
+        tree.finish(false);
+        assert!(tree.failed().is_empty(), "writing the output tree failed");
+        assert_eq!(tree.changes().count() as u64, 2 * n, "files");
 
         g.throughput(Throughput::Elements(n));
         g.bench_with_input(BenchmarkId::new("load_model", n), &args, |b, args| {
@@ -94,17 +94,25 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("files", n), &model, |b, model| {
             b.iter(|| {
                 let mut d = Diagnostics::default();
-                black_box(files(model, false, None, &mut d))
+                let files: Vec<String> = model
+                    .domains
+                    .iter()
+                    .filter_map(|dom| domain_file(dom, model, false, None, &mut d))
+                    .collect();
+                black_box(files)
             })
         });
         g.bench_with_input(
-            BenchmarkId::new("plan_unchanged", n),
-            &written,
-            |b, written| {
+            BenchmarkId::new("unchanged", n),
+            &model,
+            |b, model: &Model| {
                 b.iter(|| {
-                    let p = tree::plan(&out, written, false);
-                    assert!(!p.has_changes());
-                    black_box(p)
+                    let mut d = Diagnostics::default();
+                    let mut t = Tree::new(&out, Mode::Compare, false);
+                    offer_all(model, false, None, &mut t, &mut d);
+                    t.finish(false);
+                    assert!(!t.has_changes());
+                    black_box(t.changes().count())
                 })
             },
         );

@@ -1,7 +1,6 @@
 //! `mailconf generate` and `mailconf check`.
 
 use std::io::Write;
-use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -12,9 +11,9 @@ use crate::autoconfig::render::render;
 use crate::autoconfig::validate::validate;
 use crate::cli::{Format, GenerateArgs};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::model::Model;
+use crate::model::{Domain, Model};
 use crate::output::lock;
-use crate::output::tree::{self, ChangeKind};
+use crate::output::tree::{self, ChangeKind, Mode, Tree};
 
 /// The two paths of each domain (rule M9.2).
 pub fn paths(domain: &str) -> [String; 2] {
@@ -24,75 +23,91 @@ pub fn paths(domain: &str) -> [String; 2] {
     ]
 }
 
-/// The files of every complete domain, checked by the validator (M9.5).
-pub fn files(
+/// Whether the model gives complete files (an incoming and an outgoing
+/// server, rule M4.3); says so when it does not.
+pub fn complete(model: &Model, allow_incomplete: bool, diags: &mut Diagnostics) -> bool {
+    let missing = match (model.has_incoming(), model.has_outgoing()) {
+        (true, true) => return true,
+        (false, false) => "no incoming and no outgoing server",
+        (false, true) => "no incoming (IMAP or POP3) server",
+        (true, false) => "no outgoing (SMTP submission) server",
+    };
+    let mut names: Vec<&str> = model
+        .domains
+        .iter()
+        .map(|d| d.name.as_str())
+        .take(5)
+        .collect();
+    if model.domains.len() > 5 {
+        names.push("...");
+    }
+    let names = names.join(", ");
+    let d = if allow_incomplete {
+        Diagnostic::warning(
+            "domain_incomplete",
+            format!(
+                "the files for {names} have {missing}: Thunderbird will reject them (written because of --allow-incomplete)"
+            ),
+        )
+    } else {
+        Diagnostic::error(
+            "domain_incomplete",
+            format!("{names}: {missing} is usable, so no file is written (Thunderbird rejects a file without one; rule M4.3)"),
+        )
+        .help("see the warnings above for why each service was left out; --allow-incomplete writes the files anyway")
+    };
+    diags.push(d);
+    allow_incomplete
+}
+
+/// The text of one domain's file, checked by the validator (M9.5); `None`
+/// when there is none to write.
+pub fn domain_file(
+    d: &Domain,
     model: &Model,
     allow_incomplete: bool,
     documentation_url: Option<&str>,
     diags: &mut Diagnostics,
-) -> Vec<(String, Rc<str>)> {
-    let mut out = Vec::new();
-    let complete = model.has_incoming() && model.has_outgoing();
-    if !complete {
-        let missing = match (model.has_incoming(), model.has_outgoing()) {
-            (false, false) => "no incoming and no outgoing server",
-            (false, true) => "no incoming (IMAP or POP3) server",
-            _ => "no outgoing (SMTP submission) server",
-        };
-        let mut names: Vec<&str> = model
-            .domains
-            .iter()
-            .map(|d| d.name.as_str())
-            .take(5)
-            .collect();
-        if model.domains.len() > 5 {
-            names.push("...");
-        }
-        let names = names.join(", ");
-        let d = if allow_incomplete {
-            Diagnostic::warning(
-                "domain_incomplete",
-                format!(
-                    "the files for {names} have {missing}: Thunderbird will reject them (written because of --allow-incomplete)"
-                ),
-            )
-        } else {
-            Diagnostic::error(
-                "domain_incomplete",
-                format!("{names}: {missing} is usable, so no file is written (Thunderbird rejects a file without one; rule M4.3)"),
-            )
-            .help("see the warnings above for why each service was left out; --allow-incomplete writes the files anyway")
-        };
-        diags.push(d);
-        if !allow_incomplete {
-            return out;
-        }
+) -> Option<String> {
+    let xml = render(d, model, documentation_url)?;
+    let problem = validate(&xml)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .find(|f| {
+            !(allow_incomplete && matches!(f.id, "no_incoming_server" | "no_outgoing_server"))
+        });
+    if let Some(p) = problem {
+        diags.push(Diagnostic::error(
+            "internal_invalid_output",
+            format!("the file for {} fails validation ({}: {}); it is not written — this is a bug in mailconf", d.name, p.id, p.message),
+        ));
+        return None;
     }
+    Some(xml)
+}
+
+/// Renders every domain and offers its two files to `tree`, one domain at
+/// a time. Returns whether every domain got its files: when one did not,
+/// the caller must not prune (its old files are still the best there is).
+pub fn offer_all(
+    model: &Model,
+    allow_incomplete: bool,
+    documentation_url: Option<&str>,
+    tree: &mut Tree,
+    diags: &mut Diagnostics,
+) -> bool {
+    let mut all = true;
     for d in &model.domains {
-        let Some(xml) = render(d, model, documentation_url) else {
-            continue;
-        };
-        let problems: Vec<_> = validate(&xml)
-            .into_iter()
-            .filter(|f| f.severity == Severity::Error)
-            .filter(|f| {
-                !(allow_incomplete && matches!(f.id, "no_incoming_server" | "no_outgoing_server"))
-            })
-            .collect();
-        if let Some(p) = problems.first() {
-            diags.push(Diagnostic::error(
-                "internal_invalid_output",
-                format!("the file for {} fails validation ({}: {}); it is not written — this is a bug in mailconf", d.name, p.id, p.message),
-            ));
-            continue;
-        }
-        // Both paths share one copy of the text.
-        let xml: Rc<str> = xml.into();
-        for p in paths(&d.name) {
-            out.push((p, xml.clone()));
+        match domain_file(d, model, allow_incomplete, documentation_url, diags) {
+            Some(xml) => {
+                for p in paths(&d.name) {
+                    tree.offer(&p, &xml);
+                }
+            }
+            None => all = false,
         }
     }
-    out
+    all
 }
 
 #[derive(Serialize)]
@@ -128,12 +143,11 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
         print_diagnostics(&loaded.diags, &loaded.sources, json);
         return EXIT_ERROR;
     }
-    let files = files(
-        &model,
-        args.model.allow_incomplete,
-        loaded.options.documentation_url.as_deref(),
-        &mut loaded.diags,
-    );
+    let allow_incomplete = args.model.allow_incomplete;
+    if !complete(&model, allow_incomplete, &mut loaded.diags) {
+        print_diagnostics_filtered(&loaded.diags, &loaded.sources, json, args.verbose);
+        return EXIT_ERROR;
+    }
     let out = &args.out;
     if let Err(e) = tree::check_out_dir(out) {
         loaded.diags.push(Diagnostic::error("out_unusable", e));
@@ -161,42 +175,54 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
     } else {
         None
     };
-    // A domain list that could not be read whole (a database down) must not
-    // make the files of its domains look stale.
-    let prune = args.prune && model.unread_domain_sources.is_empty();
+    let mode = if writing { Mode::Write } else { Mode::Compare };
+    let mut tree = Tree::new(out, mode, args.diff);
+    let every_domain = offer_all(
+        &model,
+        allow_incomplete,
+        loaded.options.documentation_url.as_deref(),
+        &mut tree,
+        &mut loaded.diags,
+    );
+    // Pruning acts only on a complete list of domains, each with its file:
+    // a domain list that could not be read whole (a database down) or a
+    // domain whose file could not be made must not make files look stale.
+    let prune = args.prune && every_domain && model.unread_domain_sources.is_empty();
     if args.prune && !prune {
+        let why = if model.unread_domain_sources.is_empty() {
+            "some hosted domains got no file this time (see the errors above)".to_string()
+        } else {
+            format!(
+                "the domains in {} could not be read",
+                model.unread_domain_sources.join(", ")
+            )
+        };
         loaded.diags.push(
             Diagnostic::warning(
                 "prune_skipped",
                 format!(
-                    "--prune removes nothing this time: the domains in {} could not be read, so the files of domains that seem gone may still be needed",
-                    model.unread_domain_sources.join(", ")
+                    "--prune removes nothing this time: {why}, so the files of domains that seem gone may still be needed"
                 ),
             )
-            .help("run again with --prune once every domain table can be read"),
+            .help("run again with --prune once every domain table can be read and every domain gets its file"),
         );
     }
-    let plan = tree::plan(out, &files, prune);
-    for (path, why) in &plan.blocked {
+    tree.finish(prune);
+    for (path, why) in tree.blocked() {
         loaded.diags.push(Diagnostic::warning(
             "output_blocked",
             format!("{path} is not written: {why}"),
         ));
     }
-    let failed = if writing {
-        tree::apply(out, &plan, &files)
-    } else {
-        Vec::new()
-    };
-    for (path, why) in &failed {
+    for (path, why) in tree.failed() {
         loaded
             .diags
             .push(Diagnostic::error("write_failed", format!("{path}: {why}")));
     }
     print_diagnostics_filtered(&loaded.diags, &loaded.sources, json, args.verbose);
     let mut stdout = std::io::stdout().lock();
-    for c in &plan.changes {
-        if failed.iter().any(|(p, _)| p == &c.path) {
+    for c in tree.changes() {
+        if c.failed {
             continue;
         }
         let word = match (c.kind, writing) {
@@ -213,7 +239,7 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
                 "unchanged"
             }
         };
-        let path = out.join(&c.path).display().to_string();
+        let path = out.join(c.path).display().to_string();
         let _ = if json {
             writeln!(
                 stdout,
@@ -223,9 +249,7 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
         } else {
             writeln!(stdout, "{word} {path}")
         };
-        if args.diff && c.kind != ChangeKind::Unchanged {
-            let old = c.old.as_deref().unwrap_or("");
-            let new = c.new.as_deref().unwrap_or("");
+        if let Some((old, new)) = c.texts {
             let diff = similar::TextDiff::from_lines(old, new);
             let a = format!("a/{}", c.path);
             let b = format!("b/{}", c.path);
@@ -236,9 +260,9 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
         .diags
         .iter()
         .any(|d| d.severity == crate::diag::Severity::Warning);
-    if loaded.diags.has_errors() || !failed.is_empty() || (args.strict && warned) {
+    if loaded.diags.has_errors() || (args.strict && warned) {
         EXIT_ERROR
-    } else if check && plan.has_changes() {
+    } else if check && tree.has_changes() {
         EXIT_CHANGES
     } else {
         EXIT_OK

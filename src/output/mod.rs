@@ -17,4 +17,4 @@
 pub mod lock;
 pub mod tree;
 
-pub use tree::{Change, ChangeKind, Plan, apply, plan};
+pub use tree::{Change, ChangeKind, Mode, Tree};

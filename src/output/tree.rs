@@ -1,11 +1,18 @@
-//! Planning and applying the changes to the output tree.
+//! Comparing and writing the output tree, one file at a time.
+//!
+//! Files are offered one by one as they are rendered, so only one domain's
+//! text is in memory at a time (at 100,000 domains, keeping every text
+//! until the end cost 100 MB): each is compared with the file on disk and,
+//! when writing, staged beside its target at once. `finish` then flushes
+//! once, renames every staged file into place, prunes, and records the
+//! manifest. What stays in memory per file is its path and what happened
+//! to it.
 
-use std::collections::{BTreeSet, HashSet};
-use std::fs::{self, OpenOptions};
+use std::collections::HashSet;
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 pub const MANIFEST: &str = ".mailconf-manifest";
 
@@ -17,26 +24,425 @@ pub enum ChangeKind {
     Remove,
 }
 
-#[derive(Clone, Debug)]
-pub struct Change {
+/// What a run does to OUT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Stage each changed file as it is offered; `finish` puts them in place.
+    Write,
+    /// Only compare (`check`, `--dry-run`): nothing under OUT is touched.
+    Compare,
+}
+
+/// One change, as [`Tree::changes`] reports it.
+#[derive(Debug)]
+pub struct Change<'a> {
     pub kind: ChangeKind,
     /// Relative to OUT, `/`-separated.
-    pub path: String,
-    /// The file's text before, kept only when it changes (for `--diff`).
-    pub old: Option<String>,
-    pub new: Option<Rc<str>>,
+    pub path: &'a str,
+    /// Writing or removing it failed (the reason is in [`Tree::failed`]).
+    pub failed: bool,
+    /// The text before and after, kept only when the tree was asked to
+    /// (`--diff`) and only for files that change.
+    pub texts: Option<(&'a str, &'a str)>,
 }
 
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub changes: Vec<Change>,
-    /// Paths that cannot be written (symlinks in the way): path, reason.
-    pub blocked: Vec<(String, String)>,
+struct Entry {
+    kind: ChangeKind,
+    failed: bool,
+    /// The path: `names[start..end]`.
+    start: usize,
+    end: usize,
+    texts: Option<Box<(String, String)>>,
 }
 
-impl Plan {
+/// Where a path under OUT stands.
+enum Existing {
+    /// Component `from` (0-based) and those after it do not exist.
+    Missing { from: usize },
+    /// A regular file, read into the tree's buffer.
+    File,
+}
+
+/// The output tree of one run.
+pub struct Tree<'a> {
+    out: &'a Path,
+    mode: Mode,
+    keep_texts: bool,
+    /// The temporary-file suffix of this process.
+    pid: u32,
+    /// Permission bits the umask removes: 0755 and 0644 need a chmod only
+    /// when it removes some of theirs.
+    umask: u32,
+    /// Every offered path, back to back: one allocation, not one per file.
+    names: String,
+    entries: Vec<Entry>,
+    /// Entries whose new text waits beside its target.
+    staged: Vec<usize>,
+    blocked: Vec<(String, String)>,
+    failed: Vec<(String, String)>,
+    /// The file last read from OUT.
+    buf: Vec<u8>,
+}
+
+impl<'a> Tree<'a> {
+    pub fn new(out: &'a Path, mode: Mode, keep_texts: bool) -> Self {
+        Tree {
+            out,
+            mode,
+            keep_texts,
+            pid: std::process::id(),
+            umask: current_umask(),
+            names: String::new(),
+            entries: Vec::new(),
+            staged: Vec::new(),
+            blocked: Vec::new(),
+            failed: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Compares `content` with OUT/`rel` and, when writing and it differs,
+    /// stages it. A path that cannot be used (a symlink or something else
+    /// in the way) is recorded in [`Tree::blocked`] and left alone.
+    pub fn offer(&mut self, rel: &str, content: &str) {
+        let (kind, from) = match self.existing(rel) {
+            Ok(Existing::Missing { from }) => (ChangeKind::Create, from),
+            Ok(Existing::File) if self.buf == content.as_bytes() => (ChangeKind::Unchanged, 0),
+            Ok(Existing::File) => (ChangeKind::Update, usize::MAX),
+            Err(why) => {
+                self.blocked.push((rel.to_string(), why));
+                return;
+            }
+        };
+        let texts = (self.keep_texts && kind != ChangeKind::Unchanged).then(|| {
+            let old = match kind {
+                ChangeKind::Update => String::from_utf8_lossy(&self.buf).into_owned(),
+                _ => String::new(),
+            };
+            Box::new((old, content.to_string()))
+        });
+        let start = self.names.len();
+        self.names.push_str(rel);
+        let index = self.entries.len();
+        self.entries.push(Entry {
+            kind,
+            failed: false,
+            start,
+            end: self.names.len(),
+            texts,
+        });
+        if self.mode == Mode::Write && kind != ChangeKind::Unchanged {
+            match self.stage(rel, from, content.as_bytes()) {
+                Ok(()) => self.staged.push(index),
+                Err(e) => self.fail(index, e),
+            }
+        }
+    }
+
+    /// Puts the staged files in place (rule M9.3), removes with `prune` the
+    /// files mailconf wrote before that were not offered this time
+    /// (M9.4), and records the files mailconf owns in the manifest.
+    pub fn finish(&mut self, prune: bool) {
+        let manifest = match self.existing(MANIFEST) {
+            Ok(Existing::File) => String::from_utf8_lossy(&self.buf).into_owned(),
+            _ => String::new(),
+        };
+        let owned_before: Vec<&str> = manifest
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter(|l| !l.split('/').any(|c| c == ".." || c == "." || c.is_empty()))
+            .collect();
+        let gone: Vec<&str> = if prune {
+            let offered: HashSet<&str> = self
+                .entries
+                .iter()
+                .map(|e| &self.names[e.start..e.end])
+                .chain(self.blocked.iter().map(|(p, _)| p.as_str()))
+                .collect();
+            owned_before
+                .iter()
+                .copied()
+                .filter(|p| !offered.contains(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if self.mode == Mode::Write {
+            self.commit_staged();
+        }
+        for rel in gone {
+            if !matches!(self.existing(rel), Ok(Existing::File)) {
+                continue;
+            }
+            let texts = self.keep_texts.then(|| {
+                Box::new((
+                    String::from_utf8_lossy(&self.buf).into_owned(),
+                    String::new(),
+                ))
+            });
+            let start = self.names.len();
+            self.names.push_str(rel);
+            let index = self.entries.len();
+            self.entries.push(Entry {
+                kind: ChangeKind::Remove,
+                failed: false,
+                start,
+                end: self.names.len(),
+                texts,
+            });
+            if self.mode == Mode::Write {
+                let p = self.out.join(rel);
+                match fs::remove_file(&p) {
+                    Ok(()) => remove_empty_parents(self.out, rel),
+                    Err(e) => self.fail(index, format!("cannot remove {}: {e}", p.display())),
+                }
+            }
+        }
+        if self.mode == Mode::Write {
+            self.write_manifest(&owned_before);
+        }
+    }
+
+    /// Every change, in the order the files were offered, then removals.
+    pub fn changes(&self) -> impl Iterator<Item = Change<'_>> {
+        self.entries.iter().map(|e| Change {
+            kind: e.kind,
+            path: &self.names[e.start..e.end],
+            failed: e.failed,
+            texts: e.texts.as_deref().map(|(o, n)| (o.as_str(), n.as_str())),
+        })
+    }
+
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.kind != ChangeKind::Unchanged)
+        self.entries.iter().any(|e| e.kind != ChangeKind::Unchanged)
+    }
+
+    /// Paths that cannot be written (something in the way): path, reason.
+    pub fn blocked(&self) -> &[(String, String)] {
+        &self.blocked
+    }
+
+    /// Writes and removals that failed: path, reason.
+    pub fn failed(&self) -> &[(String, String)] {
+        &self.failed
+    }
+
+    fn fail(&mut self, index: usize, why: String) {
+        let e = &mut self.entries[index];
+        e.failed = true;
+        self.failed
+            .push((self.names[e.start..e.end].to_string(), why));
+    }
+
+    /// Looks at OUT/`rel` without following symlinks; a regular file is
+    /// read into `buf`.
+    fn existing(&mut self, rel: &str) -> Result<Existing, String> {
+        let mut path = self.out.to_path_buf();
+        let parts = rel.split('/').count();
+        for (i, part) in rel.split('/').enumerate() {
+            path.push(part);
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(format!(
+                        "{} is a symbolic link; mailconf does not follow links under the output directory",
+                        path.display()
+                    ));
+                }
+                Ok(m) if i + 1 < parts && !m.is_dir() => {
+                    return Err(format!(
+                        "{} is in the way (not a directory)",
+                        path.display()
+                    ));
+                }
+                Ok(m) if i + 1 == parts && !m.is_file() => {
+                    return Err(format!(
+                        "{} is in the way (not a regular file)",
+                        path.display()
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Ok(Existing::Missing { from: i });
+                }
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        let mut f = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.buf.clear();
+        f.read_to_end(&mut self.buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Existing::File)
+    }
+
+    /// Creates the directories of `rel` under OUT (0755) from component
+    /// `from` on (those before it are known to be directories); refuses
+    /// symlinks. Also says whether the file's directory is new.
+    fn make_dirs(&self, rel: &str, from: usize) -> Result<(PathBuf, bool), String> {
+        let mut dir = self.out.to_path_buf();
+        let parts: Vec<&str> = rel.split('/').collect();
+        let mut created = false;
+        for (i, part) in parts[..parts.len().saturating_sub(1)].iter().enumerate() {
+            dir.push(part);
+            if i < from {
+                continue;
+            }
+            match DirBuilder::new().mode(0o755).create(&dir) {
+                Ok(()) => {
+                    created = true;
+                    if self.umask & 0o755 != 0 {
+                        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => created = false,
+                Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+            }
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(format!(
+                        "{} is a symbolic link; not followed",
+                        dir.display()
+                    ));
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(format!("{} is in the way (not a directory)", dir.display())),
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        }
+        Ok((dir, created))
+    }
+
+    /// The temporary file that waits beside OUT/`rel`.
+    fn temporary(&self, dir: &Path, name: &str) -> PathBuf {
+        dir.join(format!(".{name}.mailconf-{}.tmp", self.pid))
+    }
+
+    /// Writes `content` to a temporary file beside OUT/`rel`, whose
+    /// components from `from` on may be missing. Leftovers of an
+    /// interrupted run are removed first (the lock keeps other runs out).
+    fn stage(&self, rel: &str, from: usize, content: &[u8]) -> Result<(), String> {
+        let (dir, new_dir) = self.make_dirs(rel, from)?;
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if !new_dir {
+            let prefix = format!(".{name}.mailconf-");
+            if let Ok(rd) = fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    if n.starts_with(&prefix) && n.ends_with(".tmp") {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+        let tmp = self.temporary(&dir, name);
+        let result = (|| -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&tmp)?;
+            f.write_all(content)?;
+            if self.umask & 0o644 != 0 {
+                f.set_permissions(fs::Permissions::from_mode(0o644))?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", dir.join(name).display())
+        })
+    }
+
+    /// Renames the temporary file of OUT/`rel` over it.
+    fn commit(&self, rel: &str) -> Result<(), String> {
+        let target = self.out.join(rel);
+        let dir = target.parent().unwrap_or(self.out);
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let tmp = self.temporary(dir, name);
+        fs::rename(&tmp, &target).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", target.display())
+        })
+    }
+
+    /// Flushes once, then renames each staged file into place: a crash at
+    /// any moment leaves every file with its old or its new content.
+    fn commit_staged(&mut self) {
+        let staged = std::mem::take(&mut self.staged);
+        if staged.is_empty() {
+            // Nothing staged, nothing to flush (an unchanged run writes nothing).
+            return;
+        }
+        if let Err(e) = sync_out(self.out) {
+            let why = format!("cannot flush {}: {e}", self.out.display());
+            for &i in &staged {
+                let e = &self.entries[i];
+                let rel = &self.names[e.start..e.end];
+                let target = self.out.join(rel);
+                let dir = target.parent().unwrap_or(self.out);
+                let _ = fs::remove_file(self.temporary(dir, rel.rsplit('/').next().unwrap_or(rel)));
+                self.fail(i, why.clone());
+            }
+            return;
+        }
+        for i in staged {
+            let e = &self.entries[i];
+            if let Err(why) = self.commit(&self.names[e.start..e.end]) {
+                self.fail(i, why);
+            }
+        }
+    }
+
+    /// The manifest keeps what was owned and is still there, plus every
+    /// file offered and now in place.
+    fn write_manifest(&mut self, owned_before: &[&str]) {
+        let removed: HashSet<&str> = self
+            .entries
+            .iter()
+            .filter(|e| e.kind == ChangeKind::Remove && !e.failed)
+            .map(|e| &self.names[e.start..e.end])
+            .collect();
+        let mut owned: Vec<&str> = owned_before
+            .iter()
+            .copied()
+            .filter(|p| !removed.contains(p))
+            .chain(
+                self.entries
+                    .iter()
+                    .filter(|e| e.kind != ChangeKind::Remove && !e.failed)
+                    .map(|e| &self.names[e.start..e.end]),
+            )
+            .collect();
+        owned.sort_unstable();
+        owned.dedup();
+        let mut text = String::from(
+            "# Files written by mailconf; `mailconf generate --prune` removes only these.\n",
+        );
+        for o in owned {
+            text.push_str(o);
+            text.push('\n');
+        }
+        let unchanged =
+            matches!(self.existing(MANIFEST), Ok(Existing::File)) && self.buf == text.as_bytes();
+        if !unchanged && let Err(e) = self.write_atomic(MANIFEST, text.as_bytes()) {
+            self.failed.push((MANIFEST.to_string(), e));
+        }
+    }
+
+    /// Writes one file atomically: temporary file, flush, rename, flush.
+    fn write_atomic(&self, rel: &str, content: &[u8]) -> Result<(), String> {
+        self.stage(rel, usize::MAX, content)?;
+        let flush =
+            || sync_out(self.out).map_err(|e| format!("cannot flush {}: {e}", self.out.display()));
+        flush()?;
+        self.commit(rel)?;
+        flush()
     }
 }
 
@@ -54,188 +460,13 @@ pub fn check_out_dir(out: &Path) -> Result<(), String> {
     }
 }
 
-/// Reads a regular file under OUT without following symlinks. `Ok(None)`
-/// when it does not exist; `Err` when something else is in the way.
-fn read_existing(out: &Path, rel: &str) -> Result<Option<String>, String> {
-    let mut dir = out.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for (i, part) in parts.iter().enumerate() {
-        dir.push(part);
-        match fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!(
-                    "{} is a symbolic link; mailconf does not follow links under the output directory",
-                    dir.display()
-                ));
-            }
-            Ok(m) if i + 1 < parts.len() && !m.is_dir() => {
-                return Err(format!("{} is in the way (not a directory)", dir.display()));
-            }
-            Ok(m) if i + 1 == parts.len() && !m.is_file() => {
-                return Err(format!(
-                    "{} is in the way (not a regular file)",
-                    dir.display()
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
-        }
-    }
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut s = String::new();
-    match f.read_to_string(&mut s) {
-        Ok(_) => Ok(Some(s)),
-        // Not UTF-8: certainly not what mailconf wrote; replace it.
-        Err(_) => Ok(Some(String::new())),
-    }
-}
-
-fn read_manifest(out: &Path) -> BTreeSet<String> {
-    read_existing(out, MANIFEST)
-        .ok()
-        .flatten()
-        .map(|t| {
-            t.lines()
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .filter(|l| !l.split('/').any(|c| c == ".." || c.is_empty()))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// What writing `files` (relative path, content) into OUT would change.
-/// With `prune`, files mailconf wrote before that are not in `files` are
-/// removed.
-pub fn plan(out: &Path, files: &[(String, Rc<str>)], prune: bool) -> Plan {
-    let mut p = Plan::default();
-    for (rel, content) in files {
-        match read_existing(out, rel) {
-            Ok(None) => p.changes.push(Change {
-                kind: ChangeKind::Create,
-                path: rel.clone(),
-                old: None,
-                new: Some(content.clone()),
-            }),
-            Ok(Some(old)) if *old == **content => p.changes.push(Change {
-                kind: ChangeKind::Unchanged,
-                path: rel.clone(),
-                old: None,
-                new: None,
-            }),
-            Ok(Some(old)) => p.changes.push(Change {
-                kind: ChangeKind::Update,
-                path: rel.clone(),
-                old: Some(old),
-                new: Some(content.clone()),
-            }),
-            Err(why) => p.blocked.push((rel.clone(), why)),
-        }
-    }
-    if prune {
-        let keep: BTreeSet<&str> = files.iter().map(|(r, _)| r.as_str()).collect();
-        for old in read_manifest(out) {
-            if keep.contains(old.as_str()) {
-                continue;
-            }
-            if let Ok(Some(text)) = read_existing(out, &old) {
-                p.changes.push(Change {
-                    kind: ChangeKind::Remove,
-                    path: old,
-                    old: Some(text),
-                    new: None,
-                });
-            }
-        }
-    }
-    p
-}
-
-/// Creates the directories of `rel` under OUT (0755), refusing symlinks.
-fn make_dirs(out: &Path, rel: &str) -> Result<PathBuf, String> {
-    let mut dir = out.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        dir.push(part);
-        match fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!(
-                    "{} is a symbolic link; not followed",
-                    dir.display()
-                ));
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(format!("{} is in the way (not a directory)", dir.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match fs::create_dir(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
-                }
-                let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
-            }
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
-        }
-    }
-    Ok(dir)
-}
-
-/// A file written next to its target, waiting to be renamed over it.
-struct Staged {
-    rel: String,
-    tmp: PathBuf,
-    target: PathBuf,
-}
-
-/// Writes `content` to a temporary file beside OUT/rel (leftovers of an
-/// interrupted run are removed first; the lock keeps other runs out).
-fn stage(out: &Path, rel: &str, content: &[u8]) -> Result<Staged, String> {
-    let dir = make_dirs(out, rel)?;
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    let prefix = format!(".{name}.mailconf-");
-    if let Ok(rd) = fs::read_dir(&dir) {
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with(&prefix) && n.ends_with(".tmp") {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-    let target = dir.join(name);
-    let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
-    let result = (|| -> io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))
-    })();
-    match result {
-        Ok(()) => Ok(Staged {
-            rel: rel.to_string(),
-            tmp,
-            target,
-        }),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(format!("cannot write {}: {e}", target.display()))
-        }
-    }
-}
-
-fn commit(s: &Staged) -> Result<(), String> {
-    fs::rename(&s.tmp, &s.target).map_err(|e| {
-        let _ = fs::remove_file(&s.tmp);
-        format!("cannot write {}: {e}", s.target.display())
-    })
+/// The process's umask (reading it means setting it: put it back at once;
+/// mailconf is single-threaded here).
+fn current_umask() -> u32 {
+    use rustix::fs::Mode;
+    let old = rustix::process::umask(Mode::from_bits_truncate(0o022));
+    rustix::process::umask(old);
+    old.bits()
 }
 
 /// Flushes everything written on OUT's file system to disk (one call for
@@ -244,107 +475,6 @@ fn commit(s: &Staged) -> Result<(), String> {
 fn sync_out(out: &Path) -> io::Result<()> {
     let d = fs::File::open(out)?;
     rustix::fs::syncfs(&d).map_err(io::Error::from)
-}
-
-/// Writes one file atomically: temporary file, flush, rename, flush.
-pub fn write_atomic(out: &Path, rel: &str, content: &[u8]) -> Result<(), String> {
-    let s = stage(out, rel, content)?;
-    sync_out(out).map_err(|e| format!("cannot flush {}: {e}", out.display()))?;
-    commit(&s)?;
-    sync_out(out).map_err(|e| format!("cannot flush {}: {e}", out.display()))
-}
-
-/// Applies a plan, then records the files mailconf owns in the manifest.
-/// Returns the changes that failed (path, reason).
-pub fn apply(out: &Path, plan: &Plan, written: &[(String, Rc<str>)]) -> Vec<(String, String)> {
-    let mut failed = Vec::new();
-    if let Err(e) = fs::create_dir_all(out) {
-        failed.push((
-            String::new(),
-            format!("cannot create {}: {e}", out.display()),
-        ));
-        return failed;
-    }
-    // Write every new content beside its target, flush once, then rename
-    // each into place (rule M9.3): a crash at any moment leaves every file
-    // with its old or its new content.
-    let mut staged = Vec::new();
-    for c in &plan.changes {
-        if matches!(c.kind, ChangeKind::Create | ChangeKind::Update) {
-            match stage(out, &c.path, c.new.as_deref().unwrap_or("").as_bytes()) {
-                Ok(s) => staged.push(s),
-                Err(e) => failed.push((c.path.clone(), e)),
-            }
-        }
-    }
-    // Nothing staged, nothing to flush (an unchanged run writes nothing).
-    if let Err(e) = if staged.is_empty() {
-        Ok(())
-    } else {
-        sync_out(out)
-    } {
-        for s in &staged {
-            let _ = fs::remove_file(&s.tmp);
-            failed.push((
-                s.rel.clone(),
-                format!("cannot flush {}: {e}", out.display()),
-            ));
-        }
-        staged.clear();
-    }
-    for s in &staged {
-        if let Err(e) = commit(s) {
-            failed.push((s.rel.clone(), e));
-        }
-    }
-    for c in &plan.changes {
-        match c.kind {
-            ChangeKind::Create | ChangeKind::Update | ChangeKind::Unchanged => {}
-            ChangeKind::Remove => {
-                let p = out.join(&c.path);
-                if let Err(e) = fs::remove_file(&p) {
-                    failed.push((
-                        c.path.clone(),
-                        format!("cannot remove {}: {e}", p.display()),
-                    ));
-                } else {
-                    remove_empty_parents(out, &c.path);
-                }
-            }
-        }
-    }
-    // The manifest keeps what was there and is still owned, plus what was
-    // written now.
-    let mut owned: BTreeSet<String> = read_manifest(out);
-    for c in &plan.changes {
-        if c.kind == ChangeKind::Remove {
-            owned.remove(&c.path);
-        }
-    }
-    let not_written: HashSet<&str> = plan
-        .blocked
-        .iter()
-        .chain(&failed)
-        .map(|(p, _)| p.as_str())
-        .collect();
-    for (rel, _) in written {
-        if !not_written.contains(rel.as_str()) {
-            owned.insert(rel.clone());
-        }
-    }
-    let mut text = String::from(
-        "# Files written by mailconf; `mailconf generate --prune` removes only these.\n",
-    );
-    for o in owned {
-        text.push_str(&o);
-        text.push('\n');
-    }
-    if read_existing(out, MANIFEST).ok().flatten().as_deref() != Some(text.as_str())
-        && let Err(e) = write_atomic(out, MANIFEST, text.as_bytes())
-    {
-        failed.push((MANIFEST.to_string(), e));
-    }
-    failed
 }
 
 fn remove_empty_parents(out: &Path, rel: &str) {

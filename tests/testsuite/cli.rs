@@ -252,6 +252,44 @@ fn prune_removes_only_files_mailconf_wrote() {
     assert!(out.join("example.net/mail/config-v1.1.xml").exists());
 }
 
+/// A run that cannot make the files (here: submission turned off, so no
+/// outgoing server, M4.3) is an error and must not prune: the files
+/// written before are still the best there is (M9.3). It used to remove
+/// every file it owned.
+#[test]
+fn prune_removes_nothing_when_the_run_fails() {
+    let s = Scratch::new("prune-fail");
+    let root = s.path().join("root");
+    copy_tree(&case_root("debian-submission"), &root);
+    let out = s.path().join("www");
+    assert!(generate(&root, &out, &[]).status.success());
+    let before = snapshot(&out);
+    assert!(before.len() >= 3, "{before:?}");
+    let master = root.join("etc/postfix/master.cf");
+    let text_before = std::fs::read_to_string(&master).unwrap();
+    let off: String = text_before
+        .lines()
+        .map(|l| {
+            if l.starts_with("submission") {
+                format!("#{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_ne!(off, text_before, "the fixture has submission services");
+    std::fs::write(&master, off).unwrap();
+    let r = generate(&root, &out, &["--prune"]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stderr).contains("error[domain_incomplete]"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert_eq!(text(&r.stdout), "", "nothing created, updated or removed");
+    assert_eq!(snapshot(&out), before, "OUT untouched (M9.3)");
+}
+
 #[test]
 fn symlinks_inside_out_are_not_followed_and_out_must_be_a_directory() {
     let s = Scratch::new("symlink");
