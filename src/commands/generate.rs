@@ -97,6 +97,15 @@ pub fn offer_all(
     diags: &mut Diagnostics,
 ) -> bool {
     let mut all = true;
+    let suffixes: usize = paths("").iter().map(String::len).sum();
+    tree.reserve(
+        2 * model.domains.len(),
+        model
+            .domains
+            .iter()
+            .map(|d| 2 * d.name.len() + suffixes)
+            .sum(),
+    );
     for d in &model.domains {
         match domain_file(d, model, allow_incomplete, documentation_url, diags) {
             Some(xml) => {
@@ -156,11 +165,8 @@ pub fn run(args: &GenerateArgs, check: bool) -> i32 {
     }
     let writing = !check && !args.dry_run;
     let _lock = if writing {
-        if let Err(e) = std::fs::create_dir_all(out) {
-            loaded.diags.push(Diagnostic::error(
-                "out_unusable",
-                format!("cannot create {}: {e}", out.display()),
-            ));
+        if let Err(e) = tree::create_out_dir(out) {
+            loaded.diags.push(Diagnostic::error("out_unusable", e));
             print_diagnostics(&loaded.diags, &loaded.sources, json);
             return EXIT_ERROR;
         }

@@ -584,6 +584,8 @@ pub fn hosted(
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
+    // Kept for the whole run: not up to twice its size.
+    out.shrink_to_fit();
     if out.is_empty() {
         let mut d = Diagnostic::error(
             "no_hosted_domains",

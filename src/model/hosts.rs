@@ -409,6 +409,8 @@ pub fn assign(
     let empty = DaemonTls::default();
     for domain in &mut model.domains {
         let dopts = options.domains.get(&domain.name);
+        // Exactly one per protocol: 100,000 domains keep these until the end.
+        domain.hosts.reserve_exact(daemons.len());
         for &(p, daemon) in &daemons {
             let (own, other) = match daemon {
                 Daemon::Postfix => (

@@ -46,13 +46,11 @@ pub struct Change<'a> {
     pub texts: Option<(&'a str, &'a str)>,
 }
 
+/// One offered or removed path: `names[previous end..end]`.
 struct Entry {
+    end: usize,
     kind: ChangeKind,
     failed: bool,
-    /// The path: `names[start..end]`.
-    start: usize,
-    end: usize,
-    texts: Option<Box<(String, String)>>,
 }
 
 /// Where a path under OUT stands.
@@ -76,6 +74,8 @@ pub struct Tree<'a> {
     /// Every offered path, back to back: one allocation, not one per file.
     names: String,
     entries: Vec<Entry>,
+    /// With `keep_texts`, the old and new text of each entry that changes.
+    texts: Vec<Option<Box<(String, String)>>>,
     /// Entries whose new text waits beside its target.
     staged: Vec<usize>,
     blocked: Vec<(String, String)>,
@@ -94,11 +94,19 @@ impl<'a> Tree<'a> {
             umask: current_umask(),
             names: String::new(),
             entries: Vec::new(),
+            texts: Vec::new(),
             staged: Vec::new(),
             blocked: Vec::new(),
             failed: Vec::new(),
             buf: Vec::new(),
         }
+    }
+
+    /// Makes room for `files` more paths of `bytes` in all (at 100,000
+    /// domains, growing by doubling would cost up to twice the room).
+    pub fn reserve(&mut self, files: usize, bytes: usize) {
+        self.entries.reserve_exact(files);
+        self.names.reserve_exact(bytes);
     }
 
     /// Compares `content` with OUT/`rel` and, when writing and it differs,
@@ -121,16 +129,7 @@ impl<'a> Tree<'a> {
             };
             Box::new((old, content.to_string()))
         });
-        let start = self.names.len();
-        self.names.push_str(rel);
-        let index = self.entries.len();
-        self.entries.push(Entry {
-            kind,
-            failed: false,
-            start,
-            end: self.names.len(),
-            texts,
-        });
+        let index = self.push(rel, kind, texts);
         if self.mode == Mode::Write && kind != ChangeKind::Unchanged {
             match self.stage(rel, from, content.as_bytes()) {
                 Ok(()) => self.staged.push(index),
@@ -144,7 +143,8 @@ impl<'a> Tree<'a> {
     /// (M9.4), and records the files mailconf owns in the manifest.
     pub fn finish(&mut self, prune: bool) {
         let manifest = match self.existing(MANIFEST) {
-            Ok(Existing::File) => String::from_utf8_lossy(&self.buf).into_owned(),
+            Ok(Existing::File) => String::from_utf8(std::mem::take(&mut self.buf))
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             _ => String::new(),
         };
         let owned_before: Vec<&str> = manifest
@@ -154,9 +154,8 @@ impl<'a> Tree<'a> {
             .collect();
         let gone: Vec<&str> = if prune {
             let offered: HashSet<&str> = self
-                .entries
-                .iter()
-                .map(|e| &self.names[e.start..e.end])
+                .entries()
+                .map(|(_, path)| path)
                 .chain(self.blocked.iter().map(|(p, _)| p.as_str()))
                 .collect();
             owned_before
@@ -180,16 +179,7 @@ impl<'a> Tree<'a> {
                     String::new(),
                 ))
             });
-            let start = self.names.len();
-            self.names.push_str(rel);
-            let index = self.entries.len();
-            self.entries.push(Entry {
-                kind: ChangeKind::Remove,
-                failed: false,
-                start,
-                end: self.names.len(),
-                texts,
-            });
+            let index = self.push(rel, ChangeKind::Remove, texts);
             if self.mode == Mode::Write {
                 let p = self.out.join(rel);
                 match fs::remove_file(&p) {
@@ -199,17 +189,21 @@ impl<'a> Tree<'a> {
             }
         }
         if self.mode == Mode::Write {
-            self.write_manifest(&owned_before);
+            self.write_manifest(&manifest, &owned_before);
         }
     }
 
     /// Every change, in the order the files were offered, then removals.
     pub fn changes(&self) -> impl Iterator<Item = Change<'_>> {
-        self.entries.iter().map(|e| Change {
+        self.entries().enumerate().map(|(i, (e, path))| Change {
             kind: e.kind,
-            path: &self.names[e.start..e.end],
+            path,
             failed: e.failed,
-            texts: e.texts.as_deref().map(|(o, n)| (o.as_str(), n.as_str())),
+            texts: self
+                .texts
+                .get(i)
+                .and_then(|t| t.as_deref())
+                .map(|(o, n)| (o.as_str(), n.as_str())),
         })
     }
 
@@ -227,11 +221,38 @@ impl<'a> Tree<'a> {
         &self.failed
     }
 
+    /// Records a path and what happens to it; returns its index.
+    fn push(&mut self, rel: &str, kind: ChangeKind, texts: Option<Box<(String, String)>>) -> usize {
+        self.names.push_str(rel);
+        self.entries.push(Entry {
+            end: self.names.len(),
+            kind,
+            failed: false,
+        });
+        if self.keep_texts {
+            self.texts.push(texts);
+        }
+        self.entries.len() - 1
+    }
+
+    /// Each entry with its path.
+    fn entries(&self) -> impl Iterator<Item = (&Entry, &str)> {
+        let mut start = 0;
+        self.entries.iter().map(move |e| {
+            let path = &self.names[start..e.end];
+            start = e.end;
+            (e, path)
+        })
+    }
+
+    fn path(&self, index: usize) -> &str {
+        let start = index.checked_sub(1).map_or(0, |i| self.entries[i].end);
+        &self.names[start..self.entries[index].end]
+    }
+
     fn fail(&mut self, index: usize, why: String) {
-        let e = &mut self.entries[index];
-        e.failed = true;
-        self.failed
-            .push((self.names[e.start..e.end].to_string(), why));
+        self.entries[index].failed = true;
+        self.failed.push((self.path(index).to_string(), why));
     }
 
     /// Looks at OUT/`rel` without following symlinks; a regular file is
@@ -382,8 +403,7 @@ impl<'a> Tree<'a> {
         if let Err(e) = sync_out(self.out) {
             let why = format!("cannot flush {}: {e}", self.out.display());
             for &i in &staged {
-                let e = &self.entries[i];
-                let rel = &self.names[e.start..e.end];
+                let rel = self.path(i);
                 let target = self.out.join(rel);
                 let dir = target.parent().unwrap_or(self.out);
                 let _ = fs::remove_file(self.temporary(dir, rel.rsplit('/').next().unwrap_or(rel)));
@@ -392,8 +412,7 @@ impl<'a> Tree<'a> {
             return;
         }
         for i in staged {
-            let e = &self.entries[i];
-            if let Err(why) = self.commit(&self.names[e.start..e.end]) {
+            if let Err(why) = self.commit(self.path(i)) {
                 self.fail(i, why);
             }
         }
@@ -401,36 +420,46 @@ impl<'a> Tree<'a> {
 
     /// The manifest keeps what was owned and is still there, plus every
     /// file offered and now in place.
-    fn write_manifest(&mut self, owned_before: &[&str]) {
+    fn write_manifest(&mut self, before: &str, owned_before: &[&str]) {
         let removed: HashSet<&str> = self
-            .entries
-            .iter()
-            .filter(|e| e.kind == ChangeKind::Remove && !e.failed)
-            .map(|e| &self.names[e.start..e.end])
+            .entries()
+            .filter(|(e, _)| e.kind == ChangeKind::Remove && !e.failed)
+            .map(|(_, path)| path)
             .collect();
         let mut owned: Vec<&str> = owned_before
             .iter()
             .copied()
             .filter(|p| !removed.contains(p))
             .chain(
-                self.entries
-                    .iter()
-                    .filter(|e| e.kind != ChangeKind::Remove && !e.failed)
-                    .map(|e| &self.names[e.start..e.end]),
+                self.entries()
+                    .filter(|(e, _)| e.kind != ChangeKind::Remove && !e.failed)
+                    .map(|(_, path)| path),
             )
             .collect();
         owned.sort_unstable();
         owned.dedup();
-        let mut text = String::from(
-            "# Files written by mailconf; `mailconf generate --prune` removes only these.\n",
-        );
+        const HEADER: &str =
+            "# Files written by mailconf; `mailconf generate --prune` removes only these.\n";
+        // `before` is the manifest on disk (the lock keeps other runs out);
+        // compare line by line first, so a run that changes nothing does
+        // not hold a second copy of it.
+        let mut rest = before.strip_prefix(HEADER);
+        for o in &owned {
+            rest = rest
+                .and_then(|r| r.strip_prefix(*o))
+                .and_then(|r| r.strip_prefix('\n'));
+        }
+        if rest == Some("") {
+            return;
+        }
+        let mut text =
+            String::with_capacity(HEADER.len() + owned.iter().map(|o| o.len() + 1).sum::<usize>());
+        text.push_str(HEADER);
         for o in owned {
             text.push_str(o);
             text.push('\n');
         }
-        let unchanged =
-            matches!(self.existing(MANIFEST), Ok(Existing::File)) && self.buf == text.as_bytes();
-        if !unchanged && let Err(e) = self.write_atomic(MANIFEST, text.as_bytes()) {
+        if let Err(e) = self.write_atomic(MANIFEST, text.as_bytes()) {
             self.failed.push((MANIFEST.to_string(), e));
         }
     }
@@ -458,6 +487,27 @@ pub fn check_out_dir(out: &Path) -> Result<(), String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("cannot use {}: {e}", out.display())),
     }
+}
+
+/// Creates OUT and its missing parents, 0755 whatever the umask (rule
+/// M9.2: the web server must be able to read them).
+pub fn create_out_dir(out: &Path) -> Result<(), String> {
+    let missing: Vec<&Path> = out
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && fs::symlink_metadata(a).is_err())
+        .collect();
+    let umask = current_umask();
+    for dir in missing.into_iter().rev() {
+        match DirBuilder::new().mode(0o755).create(dir) {
+            Ok(()) if umask & 0o755 != 0 => {
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+            }
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Ok(())
 }
 
 /// The process's umask (reading it means setting it: put it back at once;

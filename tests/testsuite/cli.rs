@@ -290,6 +290,45 @@ fn prune_removes_nothing_when_the_run_fails() {
     assert_eq!(snapshot(&out), before, "OUT untouched (M9.3)");
 }
 
+/// Files 0644 and directories 0755 (M9.2), OUT and its new parents
+/// included, whatever the umask of the hook that runs mailconf: under
+/// umask 077 the web server could not read them otherwise.
+#[test]
+fn files_are_0644_and_directories_0755_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    for umask in ["077", "000", "022"] {
+        let s = Scratch::new("modes");
+        let out = s.path().join("srv/autoconfig");
+        let r = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_mailconf"))
+            .arg("generate")
+            .arg("--root")
+            .arg(case_root("debian-submission"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        let mut seen = (0, 0);
+        for e in walkdir::WalkDir::new(s.path().join("srv")) {
+            let e = e.unwrap();
+            let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+            let name = e.file_name().to_string_lossy();
+            if e.file_type().is_dir() {
+                seen.0 += 1;
+                assert_eq!(mode, 0o755, "umask {umask}: {}", e.path().display());
+            } else if name.ends_with(".xml") {
+                seen.1 += 1;
+                assert_eq!(mode, 0o644, "umask {umask}: {}", e.path().display());
+            }
+        }
+        // srv, autoconfig, example.net, mail, .well-known, autoconfig, mail.
+        assert_eq!(seen, (7, 2), "umask {umask}");
+    }
+}
+
 #[test]
 fn symlinks_inside_out_are_not_followed_and_out_must_be_a_directory() {
     let s = Scratch::new("symlink");
