@@ -237,6 +237,12 @@ def fmt_s(sec):
     return f"{sec:.2f} s"
 
 
+def free_room(path):
+    """Free bytes and free inodes of the file system holding path."""
+    st = os.statvfs(path)
+    return (st.f_bavail * st.f_frsize, st.f_favail)
+
+
 def count_files(root):
     n = 0
     for _, _, files in os.walk(root):
@@ -297,7 +303,11 @@ def run_case(bench, case, n, root, work, reps, mailconf, expect_files):
 
     gen = [mailconf, "generate", "--root", root, "--out", out]
     chk = [mailconf, "check", "--root", root, "--out", out]
+    room_before = free_room(work)
     row["cold"] = bench.measure(case, n, "generate (cold)", gen, reps, setup=fresh_out, check=files_ok)
+    room_after = free_room(work)
+    # What one output tree takes (bytes, inodes): cp -r needs as much again.
+    needs = tuple(b - a for b, a in zip(room_before, room_after))
     if row["cold"] is None:
         # Without the output tree the other cases mean nothing.
         return row
@@ -308,9 +318,18 @@ def run_case(bench, case, n, root, work, reps, mailconf, expect_files):
     if a.doveconf:
         row["doveconf"] = bench.measure(case, n, "doveconf -n", [a.doveconf, "-c", dovecot_conf, "-n"], reps)
     row["config_baseline"] = combine("postconf -n + doveconf -n", [row.get("postconf"), row.get("doveconf")])
-    row["cp"] = bench.measure(
-        case, n, "cp -r (output tree)", ["cp", "-r", out, cp_dst], reps, setup=lambda: rmtree(cp_dst)
-    )
+    room = free_room(work)
+    if all(have > 1.1 * need for have, need in zip(room, needs)):
+        row["cp"] = bench.measure(
+            case, n, "cp -r (output tree)", ["cp", "-r", out, cp_dst], reps, setup=lambda: rmtree(cp_dst)
+        )
+    else:
+        print(
+            f"  cp -r (output tree): not run: a copy needs {needs[0] / 1e9:.1f} GB and {needs[1]:,} inodes,"
+            f" {work} has {room[0] / 1e9:.1f} GB and {room[1]:,} free",
+            flush=True,
+        )
+        row["cp"] = None
     rmtree(cp_dst)
     if not a.keep:
         rmtree(out)
