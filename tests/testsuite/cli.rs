@@ -241,10 +241,35 @@ fn prune_removes_only_files_mailconf_wrote() {
         out.join("old.example/mail/config-v1.1.xml").exists(),
         "kept without --prune (M9.4)"
     );
+    // A dry run says what would go, with the old text as a diff, and
+    // leaves it there.
+    let r = generate(&root, &out, &["--prune", "--dry-run", "--diff"]);
+    assert!(r.status.success());
+    let said = text(&r.stdout);
+    assert!(
+        said.contains("would remove ") && said.contains("old.example/mail/config-v1.1.xml"),
+        "{said}"
+    );
+    assert!(
+        said.contains("--- a/old.example/mail/config-v1.1.xml")
+            && said.contains("-    <domain>old.example</domain>"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("would create") && !said.contains("would update"),
+        "nothing else changes: {said}"
+    );
+    assert!(out.join("old.example/mail/config-v1.1.xml").exists());
     let r = generate(&root, &out, &["--prune"]);
     assert!(r.status.success());
     assert!(text(&r.stdout).contains("removed"), "{}", text(&r.stdout));
     assert!(!out.join("old.example").exists());
+    let manifest = std::fs::read_to_string(out.join(".mailconf-manifest")).unwrap();
+    assert!(!manifest.contains("old.example"), "{manifest}");
+    assert!(
+        manifest.contains("\nexample.net/mail/config-v1.1.xml\n"),
+        "{manifest}"
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("other.example/mail/config-v1.1.xml")).unwrap(),
         "not mine"
