@@ -205,7 +205,9 @@ pub struct GenerateArgs {
     /// Print a unified diff of each changed file.
     #[arg(long)]
     pub diff: bool,
-    /// Remove files of domains no longer hosted (only files mailconf wrote).
+    /// Remove files of domains no longer hosted (only files mailconf wrote;
+    /// nothing is removed while a domain table cannot be read or a hosted
+    /// domain got no file).
     #[arg(long)]
     pub prune: bool,
     /// Also report unchanged files, and print notes.
