@@ -82,6 +82,10 @@ pub struct Tree<'a> {
     failed: Vec<(String, String)>,
     /// The file last read from OUT.
     buf: Vec<u8>,
+    /// OUT, opened once it exists, for [`Tree::read_beneath`].
+    out_fd: Option<rustix::fd::OwnedFd>,
+    /// Whether this kernel lets `openat2` be used.
+    beneath_works: bool,
 }
 
 impl<'a> Tree<'a> {
@@ -99,6 +103,8 @@ impl<'a> Tree<'a> {
             blocked: Vec::new(),
             failed: Vec::new(),
             buf: Vec::new(),
+            out_fd: None,
+            beneath_works: true,
         }
     }
 
@@ -115,7 +121,9 @@ impl<'a> Tree<'a> {
     pub fn offer(&mut self, rel: &str, content: &str) {
         let (kind, from) = match self.existing(rel) {
             Ok(Existing::Missing { from }) => (ChangeKind::Create, from),
-            Ok(Existing::File) if self.buf == content.as_bytes() => (ChangeKind::Unchanged, 0),
+            Ok(Existing::File) if self.buf == content.as_bytes() => {
+                (ChangeKind::Unchanged, usize::MAX)
+            }
             Ok(Existing::File) => (ChangeKind::Update, usize::MAX),
             Err(why) => {
                 self.blocked.push((rel.to_string(), why));
@@ -258,6 +266,61 @@ impl<'a> Tree<'a> {
     /// Looks at OUT/`rel` without following symlinks; a regular file is
     /// read into `buf`.
     fn existing(&mut self, rel: &str) -> Result<Existing, String> {
+        if self.read_beneath(rel) {
+            return Ok(Existing::File);
+        }
+        self.walk(rel)
+    }
+
+    /// The common case in one system call: OUT/`rel` is a regular file
+    /// reached through real directories only (`openat2` refuses any
+    /// symlink and anything outside OUT). At 100,000 domains, checking
+    /// each component with `lstat` first was a sixth of an unchanged run.
+    /// False when that is not so or not known (a kernel older than 5.6, a
+    /// seccomp filter): [`Tree::walk`] then finds out what is there and
+    /// says why.
+    fn read_beneath(&mut self, rel: &str) -> bool {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        if self.out_fd.is_none() {
+            if !self.beneath_works {
+                return false;
+            }
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match rustix::fs::open(self.out, flags, Mode::empty()) {
+                Ok(fd) => self.out_fd = Some(fd),
+                Err(_) => return false,
+            }
+        }
+        let Some(out_fd) = &self.out_fd else {
+            return false;
+        };
+        // NONBLOCK: a FIFO in the way must not hang the run; it is
+        // reported by `walk` like anything else that is not a file.
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let resolve =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        let fd = match rustix::fs::openat2(out_fd, rel, flags, Mode::empty(), resolve) {
+            Ok(fd) => fd,
+            Err(e) => {
+                if e == rustix::io::Errno::NOSYS || e == rustix::io::Errno::PERM {
+                    self.beneath_works = false;
+                    self.out_fd = None;
+                }
+                return false;
+            }
+        };
+        let mut f = fs::File::from(fd);
+        if !f.metadata().is_ok_and(|m| m.is_file()) {
+            return false;
+        }
+        self.buf.clear();
+        f.read_to_end(&mut self.buf).is_ok()
+    }
+
+    /// Looks at OUT/`rel` component by component: where it stops being
+    /// there, or what is in the way.
+    fn walk(&mut self, rel: &str) -> Result<Existing, String> {
         let mut path = self.out.to_path_buf();
         let parts = rel.split('/').count();
         for (i, part) in rel.split('/').enumerate() {
@@ -311,12 +374,9 @@ impl<'a> Tree<'a> {
             if i < from {
                 continue;
             }
-            match DirBuilder::new().mode(0o755).create(&dir) {
+            match make_dir(&dir, self.umask) {
                 Ok(()) => {
                     created = true;
-                    if self.umask & 0o755 != 0 {
-                        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
-                    }
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => created = false,
@@ -338,8 +398,11 @@ impl<'a> Tree<'a> {
     }
 
     /// The temporary file that waits beside OUT/`rel`.
-    fn temporary(&self, dir: &Path, name: &str) -> PathBuf {
-        dir.join(format!(".{name}.mailconf-{}.tmp", self.pid))
+    fn temporary(&self, rel: &str) -> PathBuf {
+        let mut tmp = self.out.join(rel);
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        tmp.set_file_name(format!(".{name}.mailconf-{}.tmp", self.pid));
+        tmp
     }
 
     /// Writes `content` to a temporary file beside OUT/`rel`, whose
@@ -360,7 +423,7 @@ impl<'a> Tree<'a> {
                 }
             }
         }
-        let tmp = self.temporary(&dir, name);
+        let tmp = self.temporary(rel);
         let result = (|| -> io::Result<()> {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -383,9 +446,7 @@ impl<'a> Tree<'a> {
     /// Renames the temporary file of OUT/`rel` over it.
     fn commit(&self, rel: &str) -> Result<(), String> {
         let target = self.out.join(rel);
-        let dir = target.parent().unwrap_or(self.out);
-        let name = rel.rsplit('/').next().unwrap_or(rel);
-        let tmp = self.temporary(dir, name);
+        let tmp = self.temporary(rel);
         fs::rename(&tmp, &target).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             format!("cannot write {}: {e}", target.display())
@@ -403,10 +464,7 @@ impl<'a> Tree<'a> {
         if let Err(e) = sync_out(self.out) {
             let why = format!("cannot flush {}: {e}", self.out.display());
             for &i in &staged {
-                let rel = self.path(i);
-                let target = self.out.join(rel);
-                let dir = target.parent().unwrap_or(self.out);
-                let _ = fs::remove_file(self.temporary(dir, rel.rsplit('/').next().unwrap_or(rel)));
+                let _ = fs::remove_file(self.temporary(self.path(i)));
                 self.fail(i, why.clone());
             }
             return;
@@ -498,14 +556,21 @@ pub fn create_out_dir(out: &Path) -> Result<(), String> {
         .collect();
     let umask = current_umask();
     for dir in missing.into_iter().rev() {
-        match DirBuilder::new().mode(0o755).create(dir) {
-            Ok(()) if umask & 0o755 != 0 => {
-                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
-            }
+        match make_dir(dir, umask) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
         }
+    }
+    Ok(())
+}
+
+/// Creates one directory, 0755 whatever the umask (rule M9.2: the web
+/// server must be able to read it); the error is `mkdir`'s.
+fn make_dir(dir: &Path, umask: u32) -> io::Result<()> {
+    DirBuilder::new().mode(0o755).create(dir)?;
+    if umask & 0o755 != 0 {
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! that leave existing output alone (M1.3, M9.3), check, validate, the
 //! configuration file (M8), prune, and output safety (M9.4).
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::util::{Scratch, copy_tree, mailconf, repo, text};
@@ -393,6 +394,58 @@ fn symlinks_inside_out_are_not_followed_and_out_must_be_a_directory() {
     let r = generate(&case_root("debian-submission"), &link, &[]);
     assert_eq!(r.status.code(), Some(2));
     assert!(text(&r.stderr).contains("error[out_unusable]"));
+}
+
+/// M9.3: what stands at a file's place and is not a regular file reached
+/// through real directories is reported and left alone, even when reading
+/// through it would find the very text mailconf would write (the fast
+/// path, one `openat2` per file, must hand every such case to the slow one).
+#[test]
+fn things_in_the_way_are_reported_and_never_read_through() {
+    let s = Scratch::new("in-the-way");
+    let good = s.path().join("good");
+    let r = generate(&case_root("debian-submission"), &good, &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let out = s.path().join("www");
+    // A symlink to a file holding exactly the expected text, inside OUT
+    // (one outside would already be refused for leaving OUT).
+    std::fs::create_dir_all(out.join("example.net/mail")).unwrap();
+    std::fs::copy(
+        good.join("example.net/mail/config-v1.1.xml"),
+        out.join("twin.xml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "../../twin.xml",
+        out.join("example.net/mail/config-v1.1.xml"),
+    )
+    .unwrap();
+    // A FIFO: opening it for reading without O_NONBLOCK would hang.
+    let fifo_dir = out.join("example.net/.well-known/autoconfig/mail");
+    std::fs::create_dir_all(&fifo_dir).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(fifo_dir.join("config-v1.1.xml"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = generate(&case_root("debian-submission"), &out, &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let err = text(&r.stderr);
+    assert_eq!(err.matches("warning[output_blocked]").count(), 2, "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(
+        std::fs::symlink_metadata(out.join("example.net/mail/config-v1.1.xml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(fifo_dir.join("config-v1.1.xml"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 }
 
 #[test]
