@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Whole-process benchmark at a size where a second output tree does not fit
+# on the disk (issue 8; BENCHMARKS.md, "1,000,000 domains"):
+#
+#   N=1000000 tools/bench/large.sh          # needs root (loop devices)
+#   N=100000 SIZE_GB=10 tools/bench/large.sh  # same steps, room for cp -r too
+#
+# At 1,000,000 domains one output tree takes about 29 GB and 7,000,000
+# inodes; `cp -r` needs as much again, and deleting a tree file by file takes
+# longer than writing it. So every tree is written on a fresh ext4 file
+# system in a sparse image on a loop device (direct I/O: the image's pages
+# are not cached twice), which is dropped whole afterwards:
+#
+#   1. image A: tools/bench/run.sh at N (generate cold, unchanged, check,
+#      postconf -n + doveconf -n; cp -r only when A has room for a copy);
+#   2. the output tree archived in name order (tar | zstd -1; ~100 MB);
+#   3. image A dropped; image B, fresh and the same size: the archive
+#      unpacked into an empty directory (zstd -dc | tar -x), measured like
+#      the rest: the file-system floor for writing the same files when no
+#      second tree fits. At sizes where both run, it is printed beside
+#      cp -r so the two floors can be compared.
+#
+# Environment: N, SIZE_GB (image size; default from N), SCRATCH (where the
+# images and results go, default ${TMPDIR:-/tmp}/mailconf-large), QUIET_WAIT
+# and TIMEOUT (passed to run.sh; TIMEOUT defaults to 3600 s here).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+
+N=${N:-1000000}
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/mailconf-large}
+# Per domain: 5 directories and 2 files of about 1 KB on 4 KB blocks
+# (29 KB), 16 inodes of 256 bytes (two trees' worth), plus 10% and 1 GB.
+SIZE_GB=${SIZE_GB:-$(((N * 33 * 11 / 10 + 999999) / 1000000 + 1))}
+INODES=$((16 * N + 100000))
+export TIMEOUT=${TIMEOUT:-3600}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "large.sh: needs root (losetup, mount)" >&2
+    exit 2
+fi
+mkdir -p "$SCRATCH"
+SCRATCH=$(cd "$SCRATCH" && pwd)
+mnt=$SCRATCH/mnt
+img=$SCRATCH/fs.img
+dev=
+
+drop_fs() {
+    if mountpoint -q "$mnt"; then umount "$mnt"; fi
+    if [ -n "$dev" ]; then losetup -d "$dev" || true; dev=; fi
+    rm -f "$img"
+}
+trap drop_fs EXIT
+
+# A fresh ext4 file system at $mnt, its inode tables written now (lazy
+# initialisation would write them in the background during the runs).
+fresh_fs() {
+    drop_fs
+    truncate -s "${SIZE_GB}G" "$img"
+    mkfs.ext4 -q -N "$INODES" -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+    dev=$(losetup --find --show --direct-io=on "$img")
+    mkdir -p "$mnt"
+    mount "$dev" "$mnt"
+}
+
+echo "== N=$N: image A (${SIZE_GB} GB, $INODES inodes)"
+fresh_fs
+WORK=$mnt/work NS=$N MAX_N=$N REPS=1 JSON=$SCRATCH/results-$N.json tools/bench/run.sh --keep
+
+echo "== archiving the output tree"
+arch=$SCRATCH/out-$N.tar.zst
+tar -C "$mnt/work/out-N=$N" --sort=name -cf - . | zstd -1 -q -f -o "$arch"
+ls -l "$arch"
+
+echo "== image B (fresh): unpacking the archive"
+fresh_fs
+mkdir "$mnt/dst"
+cc -O2 -o "$SCRATCH/spawn" tools/bench/spawn.c
+sync
+sleep "${QUIET_WAIT:-60}"
+# wall_ns user_us sys_us maxrss_kb exit (tools/bench/spawn.c)
+read -r wall user sys rss rc < <("$SCRATCH/spawn" /dev/null "$SCRATCH/untar.err" -- \
+    sh -c "zstd -dc '$arch' | tar -xf - -C '$mnt/dst'")
+if [ "$rc" != 0 ]; then
+    echo "large.sh: unpacking failed (exit $rc):" >&2
+    cat "$SCRATCH/untar.err" >&2
+    exit 1
+fi
+files=$(find "$mnt/dst" -name config-v1.1.xml | wc -l)
+python3 - "$SCRATCH/results-$N.json" "$N" "$wall" "$user" "$sys" "$rss" "$files" <<'EOF'
+import json, sys
+path, n, wall, user, sys_, rss, files = sys.argv[1:]
+n = int(n)
+untar = {"label": "zstd -dc | tar -x (output tree)", "reps": 1,
+         "wall": int(wall) / 1e9, "user": int(user) / 1e6, "sys": int(sys_) / 1e6,
+         "rss_mb": int(rss) / 1024, "files": int(files)}
+untar["cpu"] = untar["user"] + untar["sys"]
+with open(path) as f:
+    doc = json.load(f)
+row = next(r for r in doc["rows"] if r and r.get("n") == n and r.get("case") != "small")
+row["untar"] = untar
+print(f"  {untar['label']:<32} wall {untar['wall']:.2f} s  cpu {untar['cpu']:.2f} s "
+      f"(user {untar['user']:.2f} s, sys {untar['sys']:.2f} s)  rss {untar['rss_mb']:.1f} MB  {files} files")
+with open(path, "w") as f:
+    json.dump(doc, f, indent=1)
+if row.get("cold"):
+    print(f"  ratio: cold/untar {row['cold']['wall'] / untar['wall']:.2f}x")
+if row.get("cp"):
+    print(f"  ratio: untar/cp {untar['wall'] / row['cp']['wall']:.2f}x (the two floors)")
+if int(files) != 2 * n:
+    print(f"  unpacked {files} files, expected {2 * n}")
+    sys.exit(1)
+EOF
+echo "results: $SCRATCH/results-$N.json"
