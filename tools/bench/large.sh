@@ -13,7 +13,9 @@
 #
 #   1. image A: tools/bench/run.sh at N (generate cold, unchanged, check,
 #      postconf -n + doveconf -n; cp -r only when A has room for a copy);
-#   2. the output tree archived in name order (tar | zstd -1; ~100 MB);
+#   2. the output tree archived in name order (tar | zstd -1; ~100 MB),
+#      timed: reading every directory and file of the tree is the floor of
+#      a run with nothing changed;
 #   3. image A dropped; image B, fresh and the same size: the archive
 #      unpacked into an empty directory (zstd -dc | tar -x), measured like
 #      the rest: the file-system floor for writing the same files when no
@@ -67,48 +69,58 @@ echo "== N=$N: image A (${SIZE_GB} GB, $INODES inodes)"
 fresh_fs
 WORK=$mnt/work NS=$N MAX_N=$N REPS=1 JSON=$SCRATCH/results-$N.json tools/bench/run.sh --keep
 
-echo "== archiving the output tree"
-arch=$SCRATCH/out-$N.tar.zst
-tar -C "$mnt/work/out-N=$N" --sort=name -cf - . | zstd -1 -q -f -o "$arch"
-ls -l "$arch"
-
-echo "== image B (fresh): unpacking the archive"
-fresh_fs
-mkdir "$mnt/dst"
 cc -O2 -o "$SCRATCH/spawn" tools/bench/spawn.c
-sync
-sleep "${QUIET_WAIT:-60}"
-# wall_ns user_us sys_us maxrss_kb exit (tools/bench/spawn.c)
-read -r wall user sys rss rc < <("$SCRATCH/spawn" /dev/null "$SCRATCH/untar.err" -- \
-    sh -c "zstd -dc '$arch' | tar -xf - -C '$mnt/dst'")
-if [ "$rc" != 0 ]; then
-    echo "large.sh: unpacking failed (exit $rc):" >&2
-    cat "$SCRATCH/untar.err" >&2
-    exit 1
-fi
-files=$(find "$mnt/dst" -name config-v1.1.xml | wc -l)
-python3 - "$SCRATCH/results-$N.json" "$N" "$wall" "$user" "$sys" "$rss" "$files" <<'EOF'
+# Runs a shell command like bench.py runs mailconf, after the same sync and
+# pause; adds its figures to the row of N in the results as `key`.
+measure() {
+    local key=$1 label=$2 cmd=$3 wall user sys rss rc
+    sync
+    sleep "${QUIET_WAIT:-60}"
+    # wall_ns user_us sys_us maxrss_kb exit (tools/bench/spawn.c)
+    read -r wall user sys rss rc < <("$SCRATCH/spawn" /dev/null "$SCRATCH/$key.err" -- sh -c "$cmd")
+    if [ "$rc" != 0 ]; then
+        echo "large.sh: $label failed (exit $rc):" >&2
+        cat "$SCRATCH/$key.err" >&2
+        exit 1
+    fi
+    python3 - "$SCRATCH/results-$N.json" "$N" "$key" "$label" "$wall" "$user" "$sys" "$rss" <<'EOF'
 import json, sys
-path, n, wall, user, sys_, rss, files = sys.argv[1:]
+path, n, key, label, wall, user, sys_, rss = sys.argv[1:]
 n = int(n)
-untar = {"label": "zstd -dc | tar -x (output tree)", "reps": 1,
-         "wall": int(wall) / 1e9, "user": int(user) / 1e6, "sys": int(sys_) / 1e6,
-         "rss_mb": int(rss) / 1024, "files": int(files)}
-untar["cpu"] = untar["user"] + untar["sys"]
+m = {"label": label, "reps": 1, "wall": int(wall) / 1e9, "user": int(user) / 1e6,
+     "sys": int(sys_) / 1e6, "rss_mb": int(rss) / 1024}
+m["cpu"] = m["user"] + m["sys"]
 with open(path) as f:
     doc = json.load(f)
 row = next(r for r in doc["rows"] if r and r.get("n") == n and r.get("case") != "small")
-row["untar"] = untar
-print(f"  {untar['label']:<32} wall {untar['wall']:.2f} s  cpu {untar['cpu']:.2f} s "
-      f"(user {untar['user']:.2f} s, sys {untar['sys']:.2f} s)  rss {untar['rss_mb']:.1f} MB  {files} files")
+row[key] = m
 with open(path, "w") as f:
     json.dump(doc, f, indent=1)
-if row.get("cold"):
-    print(f"  ratio: cold/untar {row['cold']['wall'] / untar['wall']:.2f}x")
-if row.get("cp"):
-    print(f"  ratio: untar/cp {untar['wall'] / row['cp']['wall']:.2f}x (the two floors)")
-if int(files) != 2 * n:
-    print(f"  unpacked {files} files, expected {2 * n}")
-    sys.exit(1)
+print(f"  {label:<36} wall {m['wall']:.2f} s  cpu {m['cpu']:.2f} s "
+      f"(user {m['user']:.2f} s, sys {m['sys']:.2f} s)  rss {m['rss_mb']:.1f} MB")
+for mine, floor in (("unchanged", "tar_c"), ("cold", "untar")):
+    if row.get(mine) and row.get(floor) and key == floor:
+        print(f"  ratio: {mine}/{floor} {row[mine]['wall'] / row[floor]['wall']:.2f}x")
+if key == "untar" and row.get("cp"):
+    print(f"  ratio: untar/cp {m['wall'] / row['cp']['wall']:.2f}x (the two write floors)")
 EOF
+}
+
+# Reading every directory and file of the tree, in name order as mailconf
+# does: the floor of a run with nothing changed.
+echo "== archiving the output tree (timed: the read floor)"
+arch=$SCRATCH/out-$N.tar.zst
+measure tar_c "tar -c | zstd -1 (output tree)" \
+    "tar -C '$mnt/work/out-N=$N' --sort=name -cf - . | zstd -1 -q -f -o '$arch'"
+ls -l "$arch"
+
+echo "== image B (fresh): unpacking the archive (the write floor)"
+fresh_fs
+mkdir "$mnt/dst"
+measure untar "zstd -dc | tar -x (output tree)" "zstd -dc '$arch' | tar -xf - -C '$mnt/dst'"
+files=$(find "$mnt/dst" -name config-v1.1.xml | wc -l)
+if [ "$files" != $((2 * N)) ]; then
+    echo "large.sh: unpacked $files files, expected $((2 * N))" >&2
+    exit 1
+fi
 echo "results: $SCRATCH/results-$N.json"
