@@ -82,8 +82,6 @@ pub struct Tree<'a> {
     failed: Vec<(String, String)>,
     /// The file last read from OUT.
     buf: Vec<u8>,
-    /// OUT, opened once it exists, for [`Tree::read_beneath`].
-    out_fd: Option<rustix::fd::OwnedFd>,
     /// Whether this kernel lets `openat2` be used.
     beneath_works: bool,
 }
@@ -103,7 +101,6 @@ impl<'a> Tree<'a> {
             blocked: Vec::new(),
             failed: Vec::new(),
             buf: Vec::new(),
-            out_fd: None,
             beneath_works: true,
         }
     }
@@ -272,50 +269,59 @@ impl<'a> Tree<'a> {
         self.walk(rel)
     }
 
-    /// The common case in one system call: OUT/`rel` is a regular file
-    /// reached through real directories only (`openat2` refuses any
-    /// symlink and anything outside OUT). At 100,000 domains, checking
-    /// each component with `lstat` first was a sixth of an unchanged run.
-    /// False when that is not so or not known (a kernel older than 5.6, a
-    /// seccomp filter): [`Tree::walk`] then finds out what is there and
-    /// says why.
+    /// The common case, without an `lstat` per component: OUT/`rel` is a
+    /// regular file reached through real directories only (`openat2`
+    /// refuses any symlink and anything outside OUT). At 100,000 domains,
+    /// checking each component with `lstat` first was a sixth of an
+    /// unchanged run. False when that is not so or not known (a kernel
+    /// older than 5.6, a seccomp filter): [`Tree::walk`] then finds out
+    /// what is there and says why.
     fn read_beneath(&mut self, rel: &str) -> bool {
-        use rustix::fs::{Mode, OFlags, ResolveFlags};
-        if self.out_fd.is_none() {
-            if !self.beneath_works {
-                return false;
-            }
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            match rustix::fs::open(self.out, flags, Mode::empty()) {
-                Ok(fd) => self.out_fd = Some(fd),
-                Err(_) => return false,
-            }
+        use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+        if !self.beneath_works {
+            return false;
         }
-        let Some(out_fd) = &self.out_fd else {
+        // OUT is opened for each file, not once per run: the writes that
+        // follow go by path, so what is checked must be what OUT is now.
+        let dir = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let Ok(out) = rustix::fs::open(self.out, dir, Mode::empty()) else {
             return false;
         };
-        // NONBLOCK: a FIFO in the way must not hang the run; it is
-        // reported by `walk` like anything else that is not a file.
-        let flags =
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         let resolve =
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-        let fd = match rustix::fs::openat2(out_fd, rel, flags, Mode::empty(), resolve) {
+        let open = |flags: OFlags| {
+            let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            rustix::fs::openat2(&out, rel, flags, Mode::empty(), resolve)
+        };
+        // Looked at first without opening it: opening a FIFO or a device
+        // node has effects (a writer released, a driver's open run).
+        let seen = match open(OFlags::PATH) {
             Ok(fd) => fd,
             Err(e) => {
                 if e == rustix::io::Errno::NOSYS || e == rustix::io::Errno::PERM {
                     self.beneath_works = false;
-                    self.out_fd = None;
                 }
                 return false;
             }
         };
-        let mut f = fs::File::from(fd);
-        if !f.metadata().is_ok_and(|m| m.is_file()) {
+        let Ok(st) = rustix::fs::fstat(&seen) else {
+            return false;
+        };
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return false;
         }
+        // NONBLOCK and NOCTTY in case it was swapped in the meantime
+        // (only root can put a device node there); then it must be the
+        // very file looked at.
+        let Ok(fd) = open(OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY) else {
+            return false;
+        };
+        match rustix::fs::fstat(&fd) {
+            Ok(now) if now.st_dev == st.st_dev && now.st_ino == st.st_ino => {}
+            _ => return false,
+        }
         self.buf.clear();
-        f.read_to_end(&mut self.buf).is_ok()
+        fs::File::from(fd).read_to_end(&mut self.buf).is_ok()
     }
 
     /// Looks at OUT/`rel` component by component: where it stops being

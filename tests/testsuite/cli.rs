@@ -407,20 +407,18 @@ fn things_in_the_way_are_reported_and_never_read_through() {
     let r = generate(&case_root("debian-submission"), &good, &[]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
     let out = s.path().join("www");
-    // A symlink to a file holding exactly the expected text, inside OUT
-    // (one outside would already be refused for leaving OUT).
-    std::fs::create_dir_all(out.join("example.net/mail")).unwrap();
+    // A symlinked directory leading to a file that holds exactly the
+    // expected text, inside OUT (a link leaving OUT would be refused for
+    // that alone, a link as the last component by O_NOFOLLOW alone).
+    std::fs::create_dir_all(out.join("example.net")).unwrap();
+    std::fs::create_dir_all(out.join("twin")).unwrap();
     std::fs::copy(
         good.join("example.net/mail/config-v1.1.xml"),
-        out.join("twin.xml"),
+        out.join("twin/config-v1.1.xml"),
     )
     .unwrap();
-    std::os::unix::fs::symlink(
-        "../../twin.xml",
-        out.join("example.net/mail/config-v1.1.xml"),
-    )
-    .unwrap();
-    // A FIFO: opening it for reading without O_NONBLOCK would hang.
+    std::os::unix::fs::symlink("../twin", out.join("example.net/mail")).unwrap();
+    // A FIFO: opening it would hang (or release a writer).
     let fifo_dir = out.join("example.net/.well-known/autoconfig/mail");
     std::fs::create_dir_all(&fifo_dir).unwrap();
     let st = std::process::Command::new("mkfifo")
@@ -435,7 +433,7 @@ fn things_in_the_way_are_reported_and_never_read_through() {
     assert!(err.contains("symbolic link"), "{err}");
     assert!(err.contains("not a regular file"), "{err}");
     assert!(
-        std::fs::symlink_metadata(out.join("example.net/mail/config-v1.1.xml"))
+        std::fs::symlink_metadata(out.join("example.net/mail"))
             .unwrap()
             .file_type()
             .is_symlink()

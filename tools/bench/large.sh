@@ -23,14 +23,15 @@
 #      cp -r so the two floors can be compared.
 #
 # Environment: N, SIZE_GB (image size; default from N), SCRATCH (where the
-# images and results go, default ${TMPDIR:-/tmp}/mailconf-large), QUIET_WAIT
+# images and results go: a directory owned by root that no one else can
+# write to; default a new one from mktemp under ${TMPDIR:-/tmp}), QUIET_WAIT
 # and TIMEOUT (passed to run.sh; TIMEOUT defaults to 3600 s here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 
 N=${N:-1000000}
-SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/mailconf-large}
+SCRATCH=${SCRATCH:-}
 # Per domain: 5 directories and 2 files of about 1 KB on 4 KB blocks
 # (29 KB), 16 inodes of 256 bytes (two trees' worth), plus 10% and 1 GB.
 SIZE_GB=${SIZE_GB:-$(((N * 33 * 11 / 10 + 999999) / 1000000 + 1))}
@@ -41,16 +42,34 @@ if [ "$(id -u)" != 0 ]; then
     echo "large.sh: needs root (losetup, mount)" >&2
     exit 2
 fi
-mkdir -p "$SCRATCH"
-SCRATCH=$(cd "$SCRATCH" && pwd)
+# Run as root: a scratch directory someone else could write to would let
+# them swap the image for a disk (mkfs) or the measuring helper (run as root).
+if [ -z "$SCRATCH" ]; then
+    SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/mailconf-large.XXXXXX")
+else
+    mkdir -p -m 0700 "$SCRATCH"
+fi
+SCRATCH=$(cd "$SCRATCH" && pwd -P)
+if [ "$(stat -c %u "$SCRATCH")" != 0 ] || [ -n "$(find "$SCRATCH" -maxdepth 0 -perm /022)" ]; then
+    echo "large.sh: $SCRATCH must be owned by root and writable by no one else" >&2
+    exit 2
+fi
+if [ "$(stat -f -c %T "$SCRATCH")" = tmpfs ]; then
+    echo "large.sh: $SCRATCH is on tmpfs: the images would sit in memory" >&2
+    exit 2
+fi
 mnt=$SCRATCH/mnt
 img=$SCRATCH/fs.img
-dev=
 
+# Leaves no mount, loop device or image behind, whatever failed before
+# (errexit is off here: one failing step must not skip the next).
 drop_fs() {
-    if mountpoint -q "$mnt"; then umount "$mnt"; fi
-    if [ -n "$dev" ]; then losetup -d "$dev" || true; dev=; fi
+    set +e
+    if mountpoint -q "$mnt"; then umount "$mnt" || umount -l "$mnt"; fi
+    local d
+    for d in $(losetup -j "$img" -O NAME -n 2>/dev/null); do losetup -d "$d"; done
     rm -f "$img"
+    set -e
 }
 trap drop_fs EXIT
 
@@ -60,6 +79,7 @@ fresh_fs() {
     drop_fs
     truncate -s "${SIZE_GB}G" "$img"
     mkfs.ext4 -q -N "$INODES" -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+    local dev
     dev=$(losetup --find --show --direct-io=on "$img")
     mkdir -p "$mnt"
     mount "$dev" "$mnt"
@@ -77,7 +97,7 @@ measure() {
     sync
     sleep "${QUIET_WAIT:-60}"
     # wall_ns user_us sys_us maxrss_kb exit (tools/bench/spawn.c)
-    read -r wall user sys rss rc < <("$SCRATCH/spawn" /dev/null "$SCRATCH/$key.err" -- sh -c "$cmd")
+    read -r wall user sys rss rc < <("$SCRATCH/spawn" /dev/null "$SCRATCH/$key.err" -- bash -o pipefail -c "$cmd")
     if [ "$rc" != 0 ]; then
         echo "large.sh: $label failed (exit $rc):" >&2
         cat "$SCRATCH/$key.err" >&2
