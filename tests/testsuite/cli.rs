@@ -399,7 +399,7 @@ fn symlinks_inside_out_are_not_followed_and_out_must_be_a_directory() {
 /// M9.3: what stands at a file's place and is not a regular file reached
 /// through real directories is reported and left alone, even when reading
 /// through it would find the very text mailconf would write (the fast
-/// path, one `openat2` per file, must hand every such case to the slow one).
+/// path through `openat2` must hand every such case to the slow one).
 #[test]
 fn things_in_the_way_are_reported_and_never_read_through() {
     let s = Scratch::new("in-the-way");
